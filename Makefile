@@ -1,0 +1,44 @@
+# The few commands people need. `make run` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench worker migrate clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+
+## run: the portal with demo data on http://127.0.0.1:$(PORT), a Celery worker and beat; Ctrl-C stops all.
+run: migrate
+	$(BIN)/python manage.py seed_demo
+	PORT=$(PORT) BIN=$(BIN) bash scripts/run.sh
+
+## test: the whole suite (services-backed tests skip, saying why, where PostgreSQL/Redis are absent).
+test: $(VENV)/.installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench_profiling.py
+	$(BIN)/python bench/bench_dataset_version_list.py
+
+clean:
+	rm -rf $(VENV) var

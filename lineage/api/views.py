@@ -1,0 +1,279 @@
+"""Catalog API viewsets: short, with their querysets shaped so a list costs a fixed
+number of queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from lineage import services
+from lineage.api import serializers as api
+from lineage.choices import Stage
+from lineage.filtersets import (
+    DatasetFilterSet,
+    DatasetVersionFilterSet,
+    JobFilterSet,
+    ModelVersionFilterSet,
+    ProjectFilterSet,
+    RegisteredModelFilterSet,
+)
+from lineage.models import (
+    Dataset,
+    DatasetVersion,
+    Job,
+    Membership,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    StageTransition,
+)
+from lineage.permissions import CatalogPermission, can_contribute, visible_projects
+
+
+def raise_catalog_error(exc: services.CatalogError) -> None:
+    raise serializers.ValidationError({exc.field: [exc.message]}) from exc
+
+
+def production_version_subquery() -> Subquery:
+    return Subquery(
+        ModelVersion.objects.filter(model=OuterRef("pk"), stage=Stage.PRODUCTION).values("version")[
+            :1
+        ]
+    )
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    serializer_class = api.ProjectSerializer
+    filterset_class = ProjectFilterSet
+    permission_classes = [CatalogPermission]
+    lookup_field = "slug"
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return (
+            visible_projects(self.request.user)
+            .annotate(
+                dataset_count=Count("datasets", distinct=True),
+                model_count=Count("models", distinct=True),
+            )
+            .prefetch_related(
+                Prefetch("memberships", queryset=Membership.objects.select_related("user"))
+            )
+            .order_by("name")
+        )
+
+
+class DatasetViewSet(viewsets.ModelViewSet):
+    serializer_class = api.DatasetSerializer
+    filterset_class = DatasetFilterSet
+    permission_classes = [CatalogPermission]
+    search_fields = ["name", "description", "source_name"]
+    ordering_fields = ["name", "created_at", "updated_at", "sensitivity"]
+
+    def get_queryset(self) -> QuerySet[Dataset]:
+        return (
+            Dataset.objects.filter(project__in=visible_projects(self.request.user))
+            .select_related("project", "owner")
+            .prefetch_related("tags")
+            .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+            .order_by("project__name", "name")
+        )
+
+
+class DatasetVersionViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Versions are immutable: create (a file or an external URI), list and read."""
+
+    filterset_class = DatasetVersionFilterSet
+    permission_classes = [CatalogPermission]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    ordering_fields = ["created_at", "version", "row_count", "size_bytes"]
+
+    def get_queryset(self) -> QuerySet[DatasetVersion]:
+        queryset = DatasetVersion.objects.filter(
+            dataset__project__in=visible_projects(self.request.user)
+        ).select_related("dataset__project", "created_by")
+        if self.action != "retrieve":
+            queryset = queryset.defer("profile")
+        return queryset.order_by("-created_at", "-pk")
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "create":
+            return api.DatasetVersionCreateSerializer
+        if self.action == "retrieve":
+            return api.DatasetVersionDetailSerializer
+        return api.DatasetVersionSerializer
+
+    @extend_schema(
+        request={
+            "multipart/form-data": api.DatasetVersionCreateSerializer,
+            "application/json": api.DatasetVersionCreateSerializer,
+        },
+        responses={201: api.DatasetVersionDetailSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incoming = api.DatasetVersionCreateSerializer(
+            data=request.data, context={"request": request}
+        )
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            if "file" in data:
+                version = services.create_dataset_version_from_upload(
+                    data["dataset"],
+                    data["file"],
+                    user=request.user,
+                    source="api",
+                    description=data["description"],
+                )
+            else:
+                version = services.create_external_dataset_version(
+                    data["dataset"],
+                    data["external_uri"],
+                    user=request.user,
+                    source="api",
+                    description=data["description"],
+                    schema=data.get("schema"),
+                    row_count=data.get("row_count"),
+                )
+        except services.CatalogError as exc:
+            raise_catalog_error(exc)
+        body = api.DatasetVersionDetailSerializer(version, context={"request": request}).data
+        job = Job.objects.filter(target_id=version.pk, job_type="profile_dataset_version").first()
+        body["job"] = job.pk if job else None
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: api.JobSerializer})
+    @action(detail=True, methods=["post"])
+    def reprofile(self, request: Request, pk: str | None = None) -> Response:
+        """Profile this version again (after a failure, say)."""
+        version = self.get_object()
+        if not can_contribute(request.user, version.dataset.project):
+            self.permission_denied(request, message=CatalogPermission.message)
+        if not version.file:
+            raise serializers.ValidationError("This version has no stored file to profile.")
+        job = services.reprofile(version, request.user)
+        return Response(api.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RegisteredModelViewSet(viewsets.ModelViewSet):
+    serializer_class = api.RegisteredModelSerializer
+    filterset_class = RegisteredModelFilterSet
+    permission_classes = [CatalogPermission]
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+
+    def get_queryset(self) -> QuerySet[RegisteredModel]:
+        return (
+            RegisteredModel.objects.filter(project__in=visible_projects(self.request.user))
+            .select_related("project", "owner")
+            .prefetch_related("tags")
+            .annotate(
+                version_count=Count("versions", distinct=True),
+                latest_version=Max("versions__version"),
+                production_version=production_version_subquery(),
+            )
+            .order_by("project__name", "name")
+        )
+
+
+class ModelVersionViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Versions are immutable: register one (artifact + metadata), list, read, change stage."""
+
+    serializer_class = api.ModelVersionSerializer
+    filterset_class = ModelVersionFilterSet
+    permission_classes = [CatalogPermission]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    ordering_fields = ["created_at", "version"]
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        return (
+            ModelVersion.objects.filter(model__project__in=visible_projects(self.request.user))
+            .select_related("model__project", "created_by")
+            .prefetch_related(
+                Prefetch(
+                    "stage_transitions",
+                    queryset=StageTransition.objects.select_related("changed_by"),
+                )
+            )
+            .order_by("-created_at", "-pk")
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": api.ModelVersionCreateSerializer},
+        responses={201: api.ModelVersionSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incoming = api.ModelVersionCreateSerializer(data=request.data, context={"request": request})
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            version = services.register_model_version(
+                data["model"], data["artifact"], data.get("metadata") or {}, user=request.user
+            )
+        except services.CatalogError as exc:
+            raise_catalog_error(exc)
+        return Response(
+            api.ModelVersionSerializer(version, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        request=api.StageChangeSerializer,
+        responses={200: api.ModelVersionSerializer, 403: OpenApiResponse(description="No role")},
+    )
+    @action(detail=True, methods=["post"])
+    def stage(self, request: Request, pk: str | None = None) -> Response:
+        """Move the version to another stage; the history records who and when."""
+        version = self.get_object()
+        if not can_contribute(request.user, version.model.project):
+            self.permission_denied(request, message=CatalogPermission.message)
+        change = api.StageChangeSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        version.change_stage(
+            change.validated_data["stage"], request.user, change.validated_data["comment"]
+        )
+        return Response(api.ModelVersionSerializer(self.get_queryset().get(pk=version.pk)).data)
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = api.JobSerializer
+    filterset_class = JobFilterSet
+    ordering_fields = ["created_at", "state"]
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return (
+            Job.objects.filter(project__in=visible_projects(self.request.user))
+            .select_related("project", "created_by", "target_type")
+            .prefetch_related("target")
+            .order_by("-created_at", "-pk")
+        )
+
+    @extend_schema(request=None, responses={202: api.JobSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a failed job again."""
+        job = self.get_object()
+        if not can_contribute(request.user, job.project):
+            self.permission_denied(request, message=CatalogPermission.message)
+        if not services.retry_job(job):
+            raise serializers.ValidationError("Only a failed job can be retried.")
+        job.refresh_from_db()
+        return Response(api.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

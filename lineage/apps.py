@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class LineageConfig(AppConfig):
+    """The catalog: projects, datasets, models, their versions, and background jobs."""
+
+    name = "lineage"
+    verbose_name = "Catalog and lineage"

@@ -1,0 +1,192 @@
+"""Load the demo: a card-fraud project with two versions of a transactions dataset and a
+model trained on each, registered with metrics, parameters, environment and lineage."""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from lineage import services
+from lineage.api.serializers import set_tags
+from lineage.choices import ModelTask, Role, Sensitivity, Stage
+from lineage.demo.transactions import FEATURES, TARGET, make_transactions
+from lineage.models import Dataset, Membership, Project, RegisteredModel
+from mlops_portal.celery import app as celery_app
+
+CATEGORICAL = ["merchant_category", "country", "channel"]
+NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]
+
+
+def train(frame: Any, seed: int) -> tuple[Pipeline, dict[str, float]]:
+    """Fit the fraud model on 80% of the rows and measure it on the rest."""
+    rng = np.random.default_rng(seed)
+    holdout = rng.random(len(frame)) < 0.2
+    features = frame[FEATURES].copy()
+    features["card_present"] = features["card_present"].astype(int)
+    pipeline = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
+                    remainder="passthrough",
+                ),
+            ),
+            (
+                "classifier",
+                HistGradientBoostingClassifier(max_iter=120, learning_rate=0.08, random_state=seed),
+            ),
+        ]
+    )
+    pipeline.fit(features[~holdout], frame[TARGET][~holdout])
+    scores = pipeline.predict_proba(features[holdout])[:, 1]
+    predicted = (scores >= 0.5).astype(int)
+    truth = frame[TARGET][holdout]
+    metrics = {
+        "roc_auc": round(float(roc_auc_score(truth, scores)), 4),
+        "f1": round(float(f1_score(truth, predicted, zero_division=0)), 4),
+        "precision": round(float(precision_score(truth, predicted, zero_division=0)), 4),
+        "recall": round(float(recall_score(truth, predicted, zero_division=0)), 4),
+    }
+    return pipeline, metrics
+
+
+def environment() -> dict[str, Any]:
+    names = ["scikit-learn", "numpy", "pandas", "pyarrow", "scipy", "skops"]
+    packages = {}
+    for name in names:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"python_version": platform.python_version(), "packages": packages}
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin user and, if the catalog is empty, the card-fraud demo project."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--rows", type=int, default=20_000, help="Rows per dataset version.")
+        parser.add_argument("--password", default="admin", help="The demo admin's password.")
+
+    def handle(self, *args: Any, rows: int, password: str, **options: Any) -> None:
+        user_model = get_user_model()
+        admin, created = user_model.objects.get_or_create(
+            username="admin",
+            defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"},
+        )
+        if created:
+            admin.set_password(password)
+            admin.save()
+        if Project.objects.exists():
+            self.stdout.write("The catalog has data already: demo data not loaded again.")
+            return
+        # Profile inline so the demo's pages have their charts before the worker starts.
+        celery_app.conf.task_always_eager = True
+        self.load(admin, rows)
+        self.stdout.write(self.style.SUCCESS("Demo data loaded: project 'Card fraud detection'."))
+
+    def load(self, admin: Any, rows: int) -> None:
+        user_model = get_user_model()
+        with transaction.atomic():
+            project = Project.objects.create(
+                name="Card fraud detection",
+                slug="card-fraud",
+                description="Scores card transactions for fraud before authorisation.",
+                created_by=admin,
+            )
+            Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
+            for username, role in (
+                ("dana", Role.CONTRIBUTOR),
+                ("rui", Role.REVIEWER),
+                ("val", Role.VIEWER),
+            ):
+                member, _ = user_model.objects.get_or_create(username=username)
+                if not member.has_usable_password():
+                    member.set_unusable_password()
+                    member.save()
+                Membership.objects.create(project=project, user=member, role=role)
+            dataset = Dataset.objects.create(
+                project=project,
+                name="card-transactions",
+                description="Authorised card transactions with the confirmed fraud label.",
+                owner=admin,
+                sensitivity=Sensitivity.CONFIDENTIAL,
+            )
+            set_tags(dataset, ["fraud", "transactions", "monthly"])
+            external = Dataset.objects.create(
+                project=project,
+                name="merchant-risk-scores",
+                description="Risk scores per merchant, computed by the payments data team.",
+                owner=admin,
+                sensitivity=Sensitivity.INTERNAL,
+            )
+            set_tags(external, ["fraud", "external"])
+        services.create_external_dataset_version(
+            external,
+            "s3://payments-lake/merchant_risk/2026-10.parquet",
+            user=admin,
+            description="October scores",
+            schema=[
+                {"name": "merchant_id", "type": "integer"},
+                {"name": "risk_score", "type": "float"},
+            ],
+        )
+        model = RegisteredModel.objects.create(
+            project=project,
+            name="fraud-detector",
+            task=ModelTask.CLASSIFICATION,
+            owner=admin,
+            description="Gradient-boosted trees over transaction, card and customer features.",
+        )
+        set_tags(model, ["fraud", "gbdt"])
+        months = [
+            ("2026-09-01", 0.0, "September transactions"),
+            ("2026-10-01", 0.02, "October transactions"),
+        ]
+        versions = []
+        for index, (start, shift, note) in enumerate(months, start=1):
+            frame = make_transactions(rows, seed=index, start=start, fraud_shift=shift)
+            upload = ContentFile(
+                frame.to_csv(index=False).encode(), name=f"transactions-{start[:7]}.csv"
+            )
+            data_version = services.create_dataset_version_from_upload(
+                dataset, upload, user=admin, description=note
+            )
+            pipeline, metrics = train(frame, seed=index)
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "model.skops"
+                sio.dump(pipeline, path)
+                artifact = ContentFile(path.read_bytes(), name="model.skops")
+            version = services.register_model_version(
+                model,
+                artifact,
+                {
+                    "description": f"Trained on {note.lower()}.",
+                    "training_dataset_version": data_version.pk,
+                    "target_column": TARGET,
+                    "metrics": metrics,
+                    "code_repository": "https://git.example.com/payments/fraud-models",
+                    "code_commit": f"{'3f9c2e1' if index == 1 else '8b41d07'}",
+                    **environment(),
+                },
+                user=admin,
+            )
+            versions.append(version)
+        versions[0].change_stage(Stage.PRODUCTION, admin, "First model in production.")
+        versions[1].change_stage(Stage.STAGING, admin, "Candidate trained on October data.")

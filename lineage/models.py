@@ -1,0 +1,446 @@
+"""The catalog: projects and their members, datasets and models with immutable versions,
+and the background jobs that work on them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import Max, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from lineage.choices import (
+    ROLE_RANK,
+    DataFormat,
+    JobState,
+    JobType,
+    ModelTask,
+    ProfileStatus,
+    Role,
+    Sensitivity,
+    Stage,
+    VersionSource,
+)
+
+
+class ImmutableError(Exception):
+    """Raised when code tries to change a field of a version that is fixed once created."""
+
+
+class Project(models.Model):
+    """A team's workspace: its datasets, models and members."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project-detail", args=[self.slug])
+
+    def role_of(self, user: Any) -> str | None:
+        """The user's role here, or None; superusers act as admins everywhere."""
+        if not getattr(user, "is_authenticated", False):
+            return None
+        if user.is_superuser:
+            return Role.ADMIN
+        membership = self.memberships.filter(user=user).only("role").first()
+        return membership.role if membership else None
+
+    def has_role(self, user: Any, at_least: str) -> bool:
+        role = self.role_of(user)
+        return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(at_least)]
+
+
+class Membership(models.Model):
+    """A user's role in a project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")
+        ]
+        ordering = ["project", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.role} in {self.project}"
+
+
+class Tag(models.Model):
+    """A free label on datasets and models (lower-case, shared across projects)."""
+
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Dataset(models.Model):
+    """A named table of data, stored here in versions or referenced where it lives.
+
+    External datasets are identified as OpenLineage does, by namespace
+    (`s3://bucket`, `postgres://host:5432`) and name (`path/key`, `db.schema.table`).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_datasets",
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="datasets")
+    sensitivity = models.CharField(
+        max_length=20, choices=Sensitivity.choices, default=Sensitivity.INTERNAL
+    )
+    retain_until = models.DateField(
+        null=True, blank=True, help_text="Keep the data until this date; empty keeps it."
+    )
+    namespace = models.CharField(max_length=500, blank=True)
+    source_name = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_dataset_name"),
+            models.UniqueConstraint(
+                fields=["namespace", "source_name"],
+                condition=~Q(source_name=""),
+                name="unique_external_dataset",
+            ),
+        ]
+        indexes = [models.Index(fields=["sensitivity"]), models.Index(fields=["updated_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("dataset-detail", args=[self.pk])
+
+    @property
+    def is_external(self) -> bool:
+        return bool(self.source_name)
+
+    def next_version_number(self) -> int:
+        current = self.versions.aggregate(highest=Max("version"))["highest"]
+        return (current or 0) + 1
+
+
+def dataset_upload_path(instance: DatasetVersion, filename: str) -> str:
+    # Never the user's file name on disk: a generated one, keeping only a known extension.
+    extension = "parquet" if instance.format == DataFormat.PARQUET else "csv"
+    return f"datasets/{instance.dataset_id}/{uuid.uuid4().hex}.{extension}"
+
+
+class DatasetVersion(models.Model):
+    """One immutable version of a dataset: a stored file or an external URI, with its
+    hash, schema and profile. Only the profiling outcome changes after creation."""
+
+    MUTABLE_FIELDS = frozenset({"profile", "profile_status", "profile_error"})
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    file = models.FileField(upload_to=dataset_upload_path, blank=True, max_length=500)
+    external_uri = models.CharField(max_length=2000, blank=True)
+    format = models.CharField(max_length=20, choices=DataFormat.choices)
+    original_filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    schema = models.JSONField(default=list, blank=True)
+    profile = models.JSONField(null=True, blank=True)
+    profile_status = models.CharField(
+        max_length=20, choices=ProfileStatus.choices, default=ProfileStatus.PENDING
+    )
+    profile_error = models.TextField(blank=True)
+    source = models.CharField(
+        max_length=20, choices=VersionSource.choices, default=VersionSource.UPLOAD
+    )
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dataset", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "version"], name="unique_dataset_version")
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name} v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or not set(update_fields) <= self.MUTABLE_FIELDS:
+                raise ImmutableError(
+                    "A dataset version is immutable; only its profile can change after creation."
+                )
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("dataset-version-detail", args=[self.dataset_id, self.version])
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column["name"] for column in self.schema]
+
+
+def artifact_upload_path(instance: ModelVersion, filename: str) -> str:
+    return f"models/{instance.model_id}/{uuid.uuid4().hex}.skops"
+
+
+class RegisteredModel(models.Model):
+    """A model in the registry; its trained artifacts are its versions."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="models")
+    name = models.CharField(max_length=200)
+    task = models.CharField(max_length=20, choices=ModelTask.choices)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_models",
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="models")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "model"
+        ordering = ["project__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_model_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("model-detail", args=[self.pk])
+
+    def next_version_number(self) -> int:
+        current = self.versions.aggregate(highest=Max("version"))["highest"]
+        return (current or 0) + 1
+
+
+class ModelVersion(models.Model):
+    """One trained artifact with everything needed to say how it was built.
+
+    Immutable once created, except its stage (changed through `change_stage`, which
+    records who moved it and when)."""
+
+    MUTABLE_FIELDS = frozenset({"stage", "stage_changed_at"})
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    artifact = models.FileField(upload_to=artifact_upload_path, max_length=500)
+    artifact_sha256 = models.CharField(max_length=64)
+    artifact_size = models.BigIntegerField()
+    estimator_class = models.CharField(max_length=300, blank=True)
+    framework = models.CharField(max_length=100, default="scikit-learn")
+    framework_version = models.CharField(max_length=50, blank=True)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    training_dataset_version = models.ForeignKey(
+        DatasetVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="trained_model_versions",
+    )
+    evaluation_dataset_version = models.ForeignKey(
+        DatasetVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evaluated_model_versions",
+    )
+    code_repository = models.CharField(max_length=500, blank=True)
+    code_commit = models.CharField(max_length=100, blank=True)
+    python_version = models.CharField(max_length=50, blank=True)
+    packages = models.JSONField(
+        default=dict, blank=True, help_text="Package name → version in the training environment."
+    )
+    signature = models.JSONField(
+        default=list, blank=True, help_text='Input features: [{"name": ..., "type": ...}].'
+    )
+    target_column = models.CharField(max_length=200, blank=True)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NONE)
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["model", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "version"], name="unique_model_version")
+        ]
+        indexes = [models.Index(fields=["stage"])]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or not set(update_fields) <= self.MUTABLE_FIELDS:
+                raise ImmutableError(
+                    "A model version is immutable; only its stage can change after creation."
+                )
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("model-version-detail", args=[self.model_id, self.version])
+
+    @transaction.atomic
+    def change_stage(self, to_stage: str, user: Any, comment: str = "") -> StageTransition:
+        """Move to another stage and record it; only one version of a model is in production."""
+        from_stage = self.stage
+        now = timezone.now()
+        if to_stage == Stage.PRODUCTION:
+            for current in self.model.versions.filter(stage=Stage.PRODUCTION).exclude(pk=self.pk):
+                current.change_stage(Stage.ARCHIVED, user, f"Replaced by version {self.version}")
+        self.stage = to_stage
+        self.stage_changed_at = now
+        self.save(update_fields=["stage", "stage_changed_at"])
+        return StageTransition.objects.create(
+            model_version=self,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            changed_by=user if getattr(user, "is_authenticated", False) else None,
+            changed_at=now,
+            comment=comment,
+        )
+
+
+class StageTransition(models.Model):
+    """The history of a model version's stage: who moved it, from what to what, when."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="stage_transitions"
+    )
+    from_stage = models.CharField(max_length=20, choices=Stage.choices)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.model_version}: {self.from_stage} → {self.to_stage}"
+
+
+class Job(models.Model):
+    """A background operation (profiling now; quality runs and drift analyses later):
+    its state, progress and a readable error, shown in the UI and the API."""
+
+    job_type = models.CharField(max_length=50, choices=JobType.choices)
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    target_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("target_type", "target_id")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_job_type_display()} #{self.pk} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("job-detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (JobState.SUCCEEDED, JobState.FAILED)
+
+    @property
+    def result_url(self) -> str | None:
+        """Where the job's outcome is shown: its target's page."""
+        target = self.target
+        return target.get_absolute_url() if target is not None else None
+
+    def claim(self) -> bool:
+        """Take the job for this worker; False if another has it or it is gone."""
+        now = timezone.now()
+        claimed = Job.objects.filter(pk=self.pk, state=JobState.QUEUED).update(
+            state=JobState.RUNNING, started_at=now, attempts=models.F("attempts") + 1, progress=0
+        )
+        if claimed:
+            self.refresh_from_db()
+        return bool(claimed)
+
+    def set_progress(self, percent: float) -> None:
+        self.progress = max(0, min(100, round(percent)))
+        Job.objects.filter(pk=self.pk).update(progress=self.progress)
+
+    def succeed(self) -> None:
+        self.state, self.progress, self.finished_at = JobState.SUCCEEDED, 100, timezone.now()
+        self.save(update_fields=["state", "progress", "finished_at"])
+
+    def fail(self, error: str) -> None:
+        self.state, self.error, self.finished_at = JobState.FAILED, error, timezone.now()
+        self.save(update_fields=["state", "error", "finished_at"])
+
+    def requeue(self) -> bool:
+        """Put a failed job back in the queue (the retry button); False unless it had failed."""
+        return bool(
+            Job.objects.filter(pk=self.pk, state=JobState.FAILED).update(
+                state=JobState.QUEUED, progress=0, error="", started_at=None, finished_at=None
+            )
+        )

@@ -1,0 +1,591 @@
+"""Catalog pages. Thin: querysets and filters from lineage.filtersets, writes through
+lineage.services, permissions from lineage.permissions (the API's rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Max, Prefetch, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from lineage import charts, services
+from lineage.api.serializers import set_tags
+from lineage.api.views import production_version_subquery
+from lineage.choices import Role
+from lineage.filtersets import DatasetFilterSet, JobFilterSet, RegisteredModelFilterSet
+from lineage.forms import (
+    DatasetForm,
+    DatasetVersionForm,
+    MembershipForm,
+    ModelVersionForm,
+    ProjectForm,
+    RegisteredModelForm,
+    StageChangeForm,
+)
+from lineage.models import (
+    Dataset,
+    DatasetVersion,
+    Job,
+    Membership,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    StageTransition,
+)
+from lineage.permissions import can_administer, can_contribute, visible_projects
+
+PAGE_SIZE = 25
+
+
+def _page(request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied("Your role in this project does not allow this.")
+
+
+def _contributable_projects(user: Any) -> QuerySet[Project]:
+    projects = visible_projects(user)
+    if user.is_superuser:
+        return projects
+    return projects.filter(
+        memberships__user=user, memberships__role__in=[Role.CONTRIBUTOR, Role.REVIEWER, Role.ADMIN]
+    )
+
+
+def _jobs_for(target: Any) -> QuerySet[Job]:
+    from django.contrib.contenttypes.models import ContentType
+
+    return Job.objects.filter(
+        target_type=ContentType.objects.get_for_model(target), target_id=target.pk
+    ).select_related("created_by")
+
+
+# Home and projects -----------------------------------------------------------------------
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    projects = visible_projects(request.user).annotate(
+        dataset_count=Count("datasets", distinct=True), model_count=Count("models", distinct=True)
+    )
+    recent_versions = (
+        DatasetVersion.objects.filter(dataset__project__in=projects)
+        .select_related("dataset__project", "created_by")
+        .defer("profile", "schema")
+        .order_by("-created_at")[:8]
+    )
+    recent_models = (
+        ModelVersion.objects.filter(model__project__in=projects)
+        .select_related("model__project", "created_by")
+        .order_by("-created_at")[:8]
+    )
+    recent_jobs = (
+        Job.objects.filter(project__in=projects)
+        .select_related("project", "target_type")
+        .prefetch_related("target")
+        .order_by("-created_at")[:8]
+    )
+    return render(
+        request,
+        "lineage/home.html",
+        {
+            "projects": projects,
+            "recent_versions": recent_versions,
+            "recent_models": recent_models,
+            "recent_jobs": recent_jobs,
+        },
+    )
+
+
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = visible_projects(request.user).annotate(
+        dataset_count=Count("datasets", distinct=True), model_count=Count("models", distinct=True)
+    )
+    return render(request, "lineage/project_list.html", {"page": _page(request, projects)})
+
+
+def project_create(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            project = form.save(commit=False)
+            project.created_by = request.user
+            project.save()
+            Membership.objects.create(project=project, user=request.user, role=Role.ADMIN)
+        messages.success(request, f"Project {project.name} created; you are its admin.")
+        return redirect(project)
+    return render(request, "lineage/form.html", {"form": form, "title": "New project"})
+
+
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_object_or_404(visible_projects(request.user), slug=slug)
+    datasets = (
+        project.datasets.select_related("owner")
+        .prefetch_related("tags")
+        .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+    )
+    models = project.models.select_related("owner").annotate(
+        version_count=Count("versions", distinct=True),
+        production_version=production_version_subquery(),
+    )
+    return render(
+        request,
+        "lineage/project_detail.html",
+        {
+            "project": project,
+            "datasets": datasets,
+            "models": models,
+            "memberships": project.memberships.select_related("user"),
+            "jobs": project.jobs.select_related("target_type").prefetch_related("target")[:10],
+            "member_form": MembershipForm(),
+            "can_contribute": can_contribute(request.user, project),
+            "can_administer": can_administer(request.user, project),
+            "my_role": project.role_of(request.user),
+        },
+    )
+
+
+def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_object_or_404(visible_projects(request.user), slug=slug)
+    _require(can_administer(request.user, project))
+    form = ProjectForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        project = form.save()
+        messages.success(request, "Project saved.")
+        return redirect(project)
+    return render(
+        request,
+        "lineage/form.html",
+        {"form": form, "title": f"Edit {project.name}", "project": project},
+    )
+
+
+@require_POST
+def project_members(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_object_or_404(visible_projects(request.user), slug=slug)
+    _require(can_administer(request.user, project))
+    form = MembershipForm(request.POST)
+    if form.is_valid():
+        Membership.objects.update_or_create(
+            project=project,
+            user=form.cleaned_data["username"],
+            defaults={"role": form.cleaned_data["role"]},
+        )
+        messages.success(
+            request, f"{form.cleaned_data['username']} is now {form.cleaned_data['role']}."
+        )
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(project)
+
+
+# Datasets --------------------------------------------------------------------------------
+
+
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    queryset = (
+        Dataset.objects.filter(project__in=visible_projects(request.user))
+        .select_related("project", "owner")
+        .prefetch_related("tags")
+        .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+        .order_by("-updated_at")
+    )
+    filterset = DatasetFilterSet(request.GET, queryset=queryset)
+    return render(
+        request,
+        "lineage/dataset_list.html",
+        {"filter": filterset, "page": _page(request, filterset.qs)},
+    )
+
+
+def _save_catalog_entry(form: Any, request: HttpRequest) -> Any:
+    with transaction.atomic():
+        entry = form.save(commit=False)
+        if not entry.pk:
+            entry.owner = request.user
+        entry.save()
+        set_tags(entry, form.cleaned_data.get("tags", []))
+    return entry
+
+
+def dataset_create(request: HttpRequest) -> HttpResponse:
+    projects = _contributable_projects(request.user)
+    form = DatasetForm(
+        request.POST or None,
+        projects=projects,
+        initial={"project": projects.filter(slug=request.GET.get("project")).first()},
+    )
+    if request.method == "POST" and form.is_valid():
+        dataset = _save_catalog_entry(form, request)
+        messages.success(request, f"Dataset {dataset.name} created. Upload its first version.")
+        return redirect("dataset-version-create", dataset.pk)
+    return render(request, "lineage/form.html", {"form": form, "title": "New dataset"})
+
+
+def _visible_dataset(request: HttpRequest, pk: int) -> Dataset:
+    return get_object_or_404(
+        Dataset.objects.select_related("project", "owner").prefetch_related("tags"),
+        pk=pk,
+        project__in=visible_projects(request.user),
+    )
+
+
+def dataset_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = _visible_dataset(request, pk)
+    _require(can_contribute(request.user, dataset.project))
+    form = DatasetForm(request.POST or None, instance=dataset)
+    if request.method == "POST" and form.is_valid():
+        _save_catalog_entry(form, request)
+        messages.success(request, "Dataset saved.")
+        return redirect(dataset)
+    return render(
+        request,
+        "lineage/form.html",
+        {
+            "form": form,
+            "title": f"Edit {dataset.name}",
+            "project": dataset.project,
+            "dataset": dataset,
+        },
+    )
+
+
+def _profile_context(version: DatasetVersion | None) -> dict[str, Any]:
+    if version is None or not version.profile:
+        return {"column_charts": [], "null_chart": None}
+    column_charts = [
+        {"column": column, "figure": charts.column_figure(column), "id": f"column-{index}"}
+        for index, column in enumerate(version.profile.get("columns", []))
+    ]
+    return {"column_charts": column_charts, "null_chart": charts.null_rate_figure(version.profile)}
+
+
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = _visible_dataset(request, pk)
+    versions = dataset.versions.select_related("created_by").defer("profile")
+    latest = dataset.versions.order_by("-version").first()
+    return render(
+        request,
+        "lineage/dataset_detail.html",
+        {
+            "dataset": dataset,
+            "project": dataset.project,
+            "versions": versions,
+            "version": latest,
+            "jobs": _jobs_for(latest)[:5] if latest else [],
+            "trained_models": ModelVersion.objects.filter(training_dataset_version__dataset=dataset)
+            .select_related("model", "training_dataset_version")
+            .order_by("-created_at")[:20],
+            "can_contribute": can_contribute(request.user, dataset.project),
+            **_profile_context(latest),
+        },
+    )
+
+
+def dataset_version_create(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = _visible_dataset(request, pk)
+    _require(can_contribute(request.user, dataset.project))
+    form = DatasetVersionForm(request.POST or None, request.FILES or None, dataset=dataset)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if form.cleaned_data.get("file"):
+                version = services.create_dataset_version_from_upload(
+                    dataset,
+                    form.cleaned_data["file"],
+                    user=request.user,
+                    description=form.cleaned_data["description"],
+                )
+                messages.success(
+                    request, f"Version {version.version} uploaded; profiling has started."
+                )
+            else:
+                version = services.create_external_dataset_version(
+                    dataset,
+                    form.cleaned_data["external_uri"],
+                    user=request.user,
+                    source="upload",
+                    description=form.cleaned_data["description"],
+                )
+                messages.success(request, f"Version {version.version} recorded.")
+            return redirect(version)
+        except services.CatalogError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    return render(
+        request,
+        "lineage/form.html",
+        {
+            "form": form,
+            "title": f"New version of {dataset.name}",
+            "project": dataset.project,
+            "dataset": dataset,
+            "multipart": True,
+            "submit_label": "Upload",
+        },
+    )
+
+
+def _visible_dataset_version(request: HttpRequest, pk: int, version: int) -> DatasetVersion:
+    return get_object_or_404(
+        DatasetVersion.objects.select_related("dataset__project", "created_by"),
+        dataset_id=pk,
+        version=version,
+        dataset__project__in=visible_projects(request.user),
+    )
+
+
+def dataset_version_detail(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    dataset_version = _visible_dataset_version(request, pk, version)
+    dataset = dataset_version.dataset
+    return render(
+        request,
+        "lineage/dataset_version_detail.html",
+        {
+            "dataset": dataset,
+            "project": dataset.project,
+            "version": dataset_version,
+            "jobs": _jobs_for(dataset_version)[:10],
+            "trained_models": dataset_version.trained_model_versions.select_related("model"),
+            "can_contribute": can_contribute(request.user, dataset.project),
+            **_profile_context(dataset_version),
+        },
+    )
+
+
+@require_POST
+def dataset_version_reprofile(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    dataset_version = _visible_dataset_version(request, pk, version)
+    _require(can_contribute(request.user, dataset_version.dataset.project))
+    if not dataset_version.file:
+        raise Http404("This version has no stored file.")
+    services.reprofile(dataset_version, request.user)
+    messages.success(request, "Profiling started again.")
+    return redirect(dataset_version)
+
+
+def dataset_version_download(request: HttpRequest, pk: int, version: int) -> FileResponse:
+    dataset_version = _visible_dataset_version(request, pk, version)
+    if not dataset_version.file:
+        raise Http404("This version has no stored file.")
+    extension = "parquet" if dataset_version.format == "parquet" else "csv"
+    return FileResponse(
+        dataset_version.file.open("rb"),
+        as_attachment=True,
+        filename=f"{dataset_version.dataset.name}-v{dataset_version.version}.{extension}",
+    )
+
+
+# Models ----------------------------------------------------------------------------------
+
+
+def model_list(request: HttpRequest) -> HttpResponse:
+    queryset = (
+        RegisteredModel.objects.filter(project__in=visible_projects(request.user))
+        .select_related("project", "owner")
+        .prefetch_related("tags")
+        .annotate(
+            version_count=Count("versions", distinct=True),
+            latest_version=Max("versions__version"),
+            production_version=production_version_subquery(),
+        )
+        .order_by("-updated_at")
+    )
+    filterset = RegisteredModelFilterSet(request.GET, queryset=queryset)
+    return render(
+        request,
+        "lineage/model_list.html",
+        {"filter": filterset, "page": _page(request, filterset.qs)},
+    )
+
+
+def model_create(request: HttpRequest) -> HttpResponse:
+    projects = _contributable_projects(request.user)
+    form = RegisteredModelForm(
+        request.POST or None,
+        projects=projects,
+        initial={"project": projects.filter(slug=request.GET.get("project")).first()},
+    )
+    if request.method == "POST" and form.is_valid():
+        model = _save_catalog_entry(form, request)
+        messages.success(request, f"Model {model.name} created. Register its first version.")
+        return redirect("model-version-create", model.pk)
+    return render(request, "lineage/form.html", {"form": form, "title": "New model"})
+
+
+def _visible_model(request: HttpRequest, pk: int) -> RegisteredModel:
+    return get_object_or_404(
+        RegisteredModel.objects.select_related("project", "owner").prefetch_related("tags"),
+        pk=pk,
+        project__in=visible_projects(request.user),
+    )
+
+
+def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    model = _visible_model(request, pk)
+    _require(can_contribute(request.user, model.project))
+    form = RegisteredModelForm(request.POST or None, instance=model)
+    if request.method == "POST" and form.is_valid():
+        if "task" in form.changed_data and model.versions.exists():
+            form.add_error("task", "The task cannot change once the model has versions.")
+        else:
+            _save_catalog_entry(form, request)
+            messages.success(request, "Model saved.")
+            return redirect(model)
+    return render(
+        request,
+        "lineage/form.html",
+        {"form": form, "title": f"Edit {model.name}", "project": model.project, "model": model},
+    )
+
+
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    model = _visible_model(request, pk)
+    versions = list(
+        model.versions.select_related("created_by", "training_dataset_version__dataset")
+    )
+    production = next((v for v in versions if v.stage == "production"), None)
+    metric_names = sorted({name for v in versions for name in (v.metrics or {})})
+    return render(
+        request,
+        "lineage/model_detail.html",
+        {
+            "model": model,
+            "project": model.project,
+            "versions": versions,
+            "production": production,
+            "metric_names": metric_names,
+            "metrics_chart": charts.metric_history_figure((v.version, v.metrics) for v in versions),
+            "can_contribute": can_contribute(request.user, model.project),
+        },
+    )
+
+
+def model_version_create(request: HttpRequest, pk: int) -> HttpResponse:
+    model = _visible_model(request, pk)
+    _require(can_contribute(request.user, model.project))
+    form = ModelVersionForm(request.POST or None, request.FILES or None, model=model)
+    if request.method == "POST" and form.is_valid():
+        metadata = form.metadata()
+        if metadata is not None:
+            try:
+                version = services.register_model_version(
+                    model, form.cleaned_data["artifact"], metadata, user=request.user
+                )
+                messages.success(request, f"Version {version.version} registered.")
+                return redirect(version)
+            except services.CatalogError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    return render(
+        request,
+        "lineage/form.html",
+        {
+            "form": form,
+            "title": f"Register a version of {model.name}",
+            "project": model.project,
+            "model": model,
+            "multipart": True,
+            "submit_label": "Register",
+        },
+    )
+
+
+def _visible_model_version(request: HttpRequest, pk: int, version: int) -> ModelVersion:
+    return get_object_or_404(
+        ModelVersion.objects.select_related(
+            "model__project",
+            "created_by",
+            "training_dataset_version__dataset",
+            "evaluation_dataset_version__dataset",
+        ).prefetch_related(
+            Prefetch(
+                "stage_transitions", queryset=StageTransition.objects.select_related("changed_by")
+            )
+        ),
+        model_id=pk,
+        version=version,
+        model__project__in=visible_projects(request.user),
+    )
+
+
+def model_version_detail(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    model_version = _visible_model_version(request, pk, version)
+    return render(
+        request,
+        "lineage/model_version_detail.html",
+        {
+            "model": model_version.model,
+            "project": model_version.model.project,
+            "version": model_version,
+            "packages": sorted((model_version.packages or {}).items()),
+            "stage_form": StageChangeForm(initial={"stage": model_version.stage}),
+            "can_contribute": can_contribute(request.user, model_version.model.project),
+        },
+    )
+
+
+@require_POST
+def model_version_stage(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    model_version = _visible_model_version(request, pk, version)
+    _require(can_contribute(request.user, model_version.model.project))
+    form = StageChangeForm(request.POST)
+    if form.is_valid():
+        model_version.change_stage(
+            form.cleaned_data["stage"], request.user, form.cleaned_data["comment"]
+        )
+        messages.success(request, f"Version {version} is now {model_version.get_stage_display()}.")
+    else:
+        messages.error(request, "Choose a valid stage.")
+    return redirect(model_version)
+
+
+# Jobs ------------------------------------------------------------------------------------
+
+
+def job_list(request: HttpRequest) -> HttpResponse:
+    queryset = (
+        Job.objects.filter(project__in=visible_projects(request.user))
+        .select_related("project", "target_type", "created_by")
+        .prefetch_related("target")
+        .order_by("-created_at")
+    )
+    filterset = JobFilterSet(request.GET, queryset=queryset)
+    return render(
+        request,
+        "lineage/job_list.html",
+        {"filter": filterset, "page": _page(request, filterset.qs)},
+    )
+
+
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(
+        Job.objects.select_related("project", "created_by"),
+        pk=pk,
+        project__in=visible_projects(request.user),
+    )
+    return render(
+        request,
+        "lineage/job_detail.html",
+        {
+            "job": job,
+            "project": job.project,
+            "can_contribute": can_contribute(request.user, job.project),
+        },
+    )
+
+
+@require_POST
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=pk, project__in=visible_projects(request.user))
+    _require(can_contribute(request.user, job.project))
+    if services.retry_job(job):
+        messages.success(request, "The job is queued again.")
+    else:
+        messages.error(request, "Only a failed job can be retried.")
+    return redirect(job)

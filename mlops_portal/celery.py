@@ -1,0 +1,13 @@
+"""The Celery app: every option comes from Django settings under the CELERY_ prefix."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlops_portal.settings")
+
+app = Celery("mlops_portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

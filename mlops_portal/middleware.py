@@ -1,0 +1,23 @@
+"""Login on every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.http import HttpRequest, HttpResponseBase
+
+
+class LoginRequiredMiddleware(DjangoLoginRequired):
+    """Django's login-required middleware, except for the API.
+
+    API views authenticate themselves (session or token) and answer 401/403 in JSON
+    instead of redirecting to a login page that a client cannot use.
+    """
+
+    def process_view(
+        self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+    ) -> HttpResponseBase | None:
+        if request.path.startswith("/api/"):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
