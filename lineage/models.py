@@ -177,7 +177,6 @@ class DatasetVersion(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     row_count = models.BigIntegerField(null=True, blank=True)
     schema = models.JSONField(default=list, blank=True)
-    profile = models.JSONField(null=True, blank=True)
     profile_status = models.CharField(
         max_length=20, choices=ProfileStatus.choices, default=ProfileStatus.PENDING
     )
@@ -190,6 +189,9 @@ class DatasetVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Last on purpose: the profile can be large, and SQLite reads the columns before it
+    # without walking its overflow pages, so lists that skip it stay fast.
+    profile = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["dataset", "-version"]
@@ -391,6 +393,9 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The Celery task that claimed the job: if its worker dies, the broker redelivers that
+    # same task, which may then take the job over again.
+    worker_task_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -415,11 +420,21 @@ class Job(models.Model):
         target = self.target
         return target.get_absolute_url() if target is not None else None
 
-    def claim(self) -> bool:
-        """Take the job for this worker; False if another has it or it is gone."""
+    def claim(self, task_id: str = "") -> bool:
+        """Take the job for this worker; False if another has it, it is done, or it is gone.
+
+        A job left running by a worker that died is taken over only by the redelivery of
+        the same task (same task id), never by a duplicate message."""
         now = timezone.now()
-        claimed = Job.objects.filter(pk=self.pk, state=JobState.QUEUED).update(
-            state=JobState.RUNNING, started_at=now, attempts=models.F("attempts") + 1, progress=0
+        claimable = Q(state=JobState.QUEUED)
+        if task_id:
+            claimable |= Q(state=JobState.RUNNING, worker_task_id=task_id)
+        claimed = Job.objects.filter(claimable, pk=self.pk).update(
+            state=JobState.RUNNING,
+            started_at=now,
+            attempts=models.F("attempts") + 1,
+            progress=0,
+            worker_task_id=task_id,
         )
         if claimed:
             self.refresh_from_db()

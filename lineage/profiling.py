@@ -399,7 +399,8 @@ def _valid_values(column: pa.ChunkedArray) -> np.ndarray:
     if column.num_chunks == 0:
         return np.empty(0)
     if column.num_chunks == 1:
-        return column.chunk(0).to_numpy(zero_copy_only=False)
+        values: np.ndarray = column.chunk(0).to_numpy(zero_copy_only=False)
+        return values
     return np.concatenate([chunk.to_numpy(zero_copy_only=False) for chunk in column.chunks])
 
 

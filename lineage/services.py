@@ -198,7 +198,7 @@ def create_external_dataset_version(
 
 def enqueue_profiling(version: DatasetVersion, user: Any) -> Job:
     """Create the profiling job and hand it to a worker once the transaction commits."""
-    from lineage.tasks import run_job
+    from lineage.tasks import dispatch
 
     job = Job.objects.create(
         job_type=JobType.PROFILE_DATASET_VERSION,
@@ -207,7 +207,7 @@ def enqueue_profiling(version: DatasetVersion, user: Any) -> Job:
         target_id=version.pk,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    transaction.on_commit(lambda: dispatch(job.pk))
     return job
 
 
@@ -222,7 +222,7 @@ def reprofile(version: DatasetVersion, user: Any) -> Job:
 
 def retry_job(job: Job) -> bool:
     """Queue a failed job again (the retry button)."""
-    from lineage.tasks import run_job
+    from lineage.tasks import dispatch
 
     if not job.requeue():
         return False
@@ -230,7 +230,7 @@ def retry_job(job: Job) -> bool:
         DatasetVersion.objects.filter(pk=job.target_id).update(
             profile_status=ProfileStatus.PENDING, profile_error=""
         )
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    transaction.on_commit(lambda: dispatch(job.pk))
     return True
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.db import OperationalError
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from lineage import profiling, services
-from lineage.choices import JobType
+from lineage.choices import JobState, JobType
 from lineage.models import Job
 
 logger = logging.getLogger(__name__)
@@ -24,20 +28,36 @@ FAILURE_HOOKS: dict[str, Callable[[Job, str], None]] = {
     JobType.PROFILE_DATASET_VERSION: services.mark_profiling_failed,
 }
 
+# A queued job older than this was probably never delivered (broker down at the time).
+REDISPATCH_AFTER = timedelta(minutes=2)
+
+
+def dispatch(job_id: int) -> None:
+    """Send a job to the workers. If the broker is unreachable the job stays queued and
+    `redispatch_queued_jobs` sends it again later: the request that created it still works."""
+    try:
+        run_job.delay(job_id)
+    except BrokerError:
+        logger.warning("Broker unreachable; job %s stays queued for redispatch", job_id)
+
 
 @shared_task(
-    autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True, max_retries=5
+    bind=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
 )
-def run_job(job_id: int) -> None:
+def run_job(self: Any, job_id: int) -> None:
     """Run one queued job; a no-op if it is gone or another worker has claimed it."""
     job = Job.objects.filter(pk=job_id).first()
-    if job is None or not job.claim():
+    if job is None or not job.claim(task_id=self.request.id or ""):
         return
     try:
         HANDLERS[job.job_type](job)
     except OperationalError:
         # The database hiccupped: give the job back so the retry can claim it again.
-        Job.objects.filter(pk=job.pk).update(state="queued")
+        Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED)
         raise
     except USER_FACING_ERRORS as exc:
         _fail(job, str(exc))
@@ -46,6 +66,20 @@ def run_job(job_id: int) -> None:
         _fail(job, f"Unexpected error ({type(exc).__name__}): {exc}")
     else:
         job.succeed()
+
+
+@shared_task
+def redispatch_queued_jobs() -> int:
+    """Send again the jobs that have waited in the queue too long (run by beat)."""
+    cutoff = timezone.now() - REDISPATCH_AFTER
+    stale = list(
+        Job.objects.filter(state=JobState.QUEUED, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for job_id in stale:
+        dispatch(job_id)
+    return len(stale)
 
 
 def _fail(job: Job, message: str) -> None:

@@ -34,7 +34,12 @@ from lineage.models import (
     RegisteredModel,
     StageTransition,
 )
-from lineage.permissions import CatalogPermission, can_contribute, visible_projects
+from lineage.permissions import (
+    CatalogPermission,
+    can_contribute,
+    restrict_to_visible,
+    visible_projects,
+)
 
 
 def raise_catalog_error(exc: services.CatalogError) -> None:
@@ -102,12 +107,16 @@ class DatasetVersionViewSet(
     ordering_fields = ["created_at", "version", "row_count", "size_bytes"]
 
     def get_queryset(self) -> QuerySet[DatasetVersion]:
-        queryset = DatasetVersion.objects.filter(
-            dataset__project__in=visible_projects(self.request.user)
-        ).select_related("dataset__project", "created_by")
+        # Datasets and projects are prefetched, not joined: the version table alone is then
+        # walked in key order, a plan both SQLite and PostgreSQL keep at any page depth.
+        queryset = (
+            restrict_to_visible(DatasetVersion.objects.all(), self.request.user, "dataset__project")
+            .select_related("created_by")
+            .prefetch_related("dataset__project")
+        )
         if self.action != "retrieve":
             queryset = queryset.defer("profile")
-        return queryset.order_by("-created_at", "-pk")
+        return queryset.order_by("-pk")
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         if self.action == "create":
