@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	touch $@
 
 migrate: $(VENV)/.installed
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput -v 0
 
 ## run: the portal with demo data on http://127.0.0.1:$(PORT), a Celery worker and beat; Ctrl-C stops all.
 run: migrate

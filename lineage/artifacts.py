@@ -244,11 +244,25 @@ def _task(estimator: Any) -> str | None:
 
 
 def _params(estimator: Any) -> dict[str, Any]:
+    """Every tunable value, flattened as scikit-learn names them (`classifier__max_depth`).
+
+    Nested estimators and lists of steps are left out: their own parameters are already
+    among the flattened ones, and their repr would only repeat them."""
     try:
-        params = estimator.get_params(deep=False)
+        params = estimator.get_params(deep=True)
     except Exception:
         return {}
-    return dict(params) if isinstance(params, dict) else {}
+    if not isinstance(params, dict):
+        return {}
+    return {name: value for name, value in params.items() if not _is_composite(value)}
+
+
+def _is_composite(value: Any) -> bool:
+    if hasattr(value, "get_params"):
+        return True
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, tuple) or hasattr(item, "get_params") for item in value)
+    return False
 
 
 def _attribute(estimator: Any, name: str) -> Any:

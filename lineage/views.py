@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lineage import charts, services
@@ -122,7 +123,11 @@ def project_create(request: HttpRequest) -> HttpResponse:
             Membership.objects.create(project=project, user=request.user, role=Role.ADMIN)
         messages.success(request, f"Project {project.name} created; you are its admin.")
         return redirect(project)
-    return render(request, "lineage/form.html", {"form": form, "title": "New project"})
+    return render(
+        request,
+        "lineage/form.html",
+        {"form": form, "title": "New project", "cancel_url": reverse("project-list")},
+    )
 
 
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -164,7 +169,12 @@ def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "lineage/form.html",
-        {"form": form, "title": f"Edit {project.name}", "project": project},
+        {
+            "form": form,
+            "title": f"Edit {project.name}",
+            "project": project,
+            "cancel_url": project.get_absolute_url(),
+        },
     )
 
 
@@ -227,7 +237,11 @@ def dataset_create(request: HttpRequest) -> HttpResponse:
         dataset = _save_catalog_entry(form, request)
         messages.success(request, f"Dataset {dataset.name} created. Upload its first version.")
         return redirect("dataset-version-create", dataset.pk)
-    return render(request, "lineage/form.html", {"form": form, "title": "New dataset"})
+    return render(
+        request,
+        "lineage/form.html",
+        {"form": form, "title": "New dataset", "cancel_url": reverse("dataset-list")},
+    )
 
 
 def _visible_dataset(request: HttpRequest, pk: int) -> Dataset:
@@ -252,6 +266,7 @@ def dataset_edit(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "form": form,
             "title": f"Edit {dataset.name}",
+            "cancel_url": dataset.get_absolute_url(),
             "project": dataset.project,
             "dataset": dataset,
         },
@@ -326,6 +341,7 @@ def dataset_version_create(request: HttpRequest, pk: int) -> HttpResponse:
             "title": f"New version of {dataset.name}",
             "project": dataset.project,
             "dataset": dataset,
+            "cancel_url": dataset.get_absolute_url(),
             "multipart": True,
             "submit_label": "Upload",
         },
@@ -416,7 +432,11 @@ def model_create(request: HttpRequest) -> HttpResponse:
         model = _save_catalog_entry(form, request)
         messages.success(request, f"Model {model.name} created. Register its first version.")
         return redirect("model-version-create", model.pk)
-    return render(request, "lineage/form.html", {"form": form, "title": "New model"})
+    return render(
+        request,
+        "lineage/form.html",
+        {"form": form, "title": "New model", "cancel_url": reverse("model-list")},
+    )
 
 
 def _visible_model(request: HttpRequest, pk: int) -> RegisteredModel:
@@ -441,7 +461,13 @@ def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "lineage/form.html",
-        {"form": form, "title": f"Edit {model.name}", "project": model.project, "model": model},
+        {
+            "form": form,
+            "title": f"Edit {model.name}",
+            "project": model.project,
+            "model": model,
+            "cancel_url": model.get_absolute_url(),
+        },
     )
 
 
@@ -490,6 +516,7 @@ def model_version_create(request: HttpRequest, pk: int) -> HttpResponse:
             "title": f"Register a version of {model.name}",
             "project": model.project,
             "model": model,
+            "cancel_url": model.get_absolute_url(),
             "multipart": True,
             "submit_label": "Register",
         },

@@ -62,15 +62,18 @@ def make_transactions(
     hour = timestamps.hour.to_numpy()
     distance = np.round(rng.exponential(12, size=rows), 1)
     recent = rng.poisson(2.0, size=rows)
+    foreign = ~np.isin(country, COUNTRIES[:6])
+    night = (hour < 5) | (hour > 22)
     logit = (
-        -5.2
-        + 1.3 * ~card_present
-        + 0.9 * (total_value > 150)
-        + 0.8 * ~np.isin(country, COUNTRIES[:6])
-        + 0.7 * ((hour < 5) | (hour > 22))
-        + 0.25 * recent
-        + 0.6 * (account_age_days < 60)
-        + 0.5 * (distance > 60)
+        -6.0
+        + 2.2 * ~card_present
+        + 1.8 * (total_value > 120)
+        + 1.6 * foreign
+        + 1.4 * night
+        + 0.35 * recent
+        + 1.8 * (account_age_days < 90)
+        + 1.0 * (distance > 50)
+        + 1.2 * (category == "electronics")
         + 3 * fraud_shift
     )
     is_fraud = rng.random(rows) < 1 / (1 + np.exp(-logit))

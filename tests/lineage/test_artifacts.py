@@ -100,10 +100,11 @@ def test_it_inspects_a_linear_pipeline_fitted_on_a_dataframe() -> None:
     assert info.feature_names == ["age", "income", "tenure"]
     assert info.n_features == 3
     assert info.classes is None
-    assert info.hyperparameters["steps"] == [
-        ["scale", "StandardScaler()"],
-        ["model", "Ridge(alpha=2.0)"],
-    ]
+    # Pipelines are flattened the scikit-learn way; the step objects themselves are left out.
+    assert info.hyperparameters["model__alpha"] == 2.0
+    assert info.hyperparameters["scale__with_mean"] is True
+    assert "steps" not in info.hyperparameters
+    assert "model" not in info.hyperparameters
 
 
 def test_it_refuses_a_tree_pipeline_by_default_naming_the_tree_type(
@@ -124,10 +125,8 @@ def test_it_inspects_a_boosting_pipeline_when_the_tree_type_is_explicitly_truste
     assert info.feature_names == ["age", "income", "tenure"]
     assert info.n_features == 3
     assert info.classes is None
-    steps = info.hyperparameters["steps"]
-    assert steps[0] == ["scale", "StandardScaler()"]
-    assert steps[1][0] == "model"
-    assert steps[1][1].startswith("GradientBoostingRegressor(")
+    assert info.hyperparameters["model__n_estimators"] == 10
+    assert info.hyperparameters["model__learning_rate"] == 0.1
 
 
 def test_it_reports_the_public_path_of_a_private_module_class(
