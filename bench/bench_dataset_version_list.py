@@ -78,9 +78,8 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"database: {label}")
-    print(
-        f"versions: {DatasetVersion.objects.count():,} (created in {time.perf_counter() - started:.1f} s)"
-    )
+    elapsed = time.perf_counter() - started
+    print(f"versions: {DatasetVersion.objects.count():,} (created in {elapsed:.1f} s)")
 
     client = APIClient(SERVER_NAME="localhost")
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")

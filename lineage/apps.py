@@ -6,3 +6,6 @@ class LineageConfig(AppConfig):
 
     name = "lineage"
     verbose_name = "Catalog and lineage"
+
+    def ready(self) -> None:
+        from lineage import signals  # noqa: F401  (connects the receivers)

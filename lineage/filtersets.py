@@ -59,14 +59,23 @@ class DatasetFilterSet(django_filters.FilterSet):
 
 class DatasetVersionFilterSet(django_filters.FilterSet):
     project = django_filters.CharFilter(field_name="dataset__project__slug", label="Project (slug)")
-    format = django_filters.ChoiceFilter(choices=DataFormat.choices)
+    # Not `format`: DRF reserves `?format=` for choosing the response's renderer.
+    file_format = django_filters.ChoiceFilter(field_name="format", choices=DataFormat.choices)
     profile_status = django_filters.ChoiceFilter(choices=ProfileStatus.choices)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = DatasetVersion
-        fields = ["dataset", "project", "version", "format", "profile_status", "sha256", "source"]
+        fields = [
+            "dataset",
+            "project",
+            "version",
+            "file_format",
+            "profile_status",
+            "sha256",
+            "source",
+        ]
 
 
 class RegisteredModelFilterSet(django_filters.FilterSet):

@@ -102,7 +102,10 @@ class RegisteredModelForm(CatalogEntryForm):
 
 
 class DatasetVersionForm(forms.Form):
-    file = forms.FileField(required=False, help_text="A .csv or .parquet file.")
+    # Empty files reach the service, which refuses them with the portal's own message.
+    file = forms.FileField(
+        required=False, allow_empty_file=True, help_text="A .csv or .parquet file."
+    )
     external_uri = forms.CharField(
         required=False,
         max_length=2000,
@@ -145,7 +148,8 @@ class JSONObjectField(forms.CharField):
 
 class ModelVersionForm(forms.Form):
     artifact = forms.FileField(
-        help_text="The estimator saved with skops.io.dump(model, 'model.skops')."
+        allow_empty_file=True,
+        help_text="The estimator saved with skops.io.dump(model, 'model.skops').",
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     training_dataset_version = forms.ModelChoiceField(
@@ -187,9 +191,23 @@ class ModelVersionForm(forms.Form):
         metadata = ModelVersionMetadataSerializer(data=data)
         if not metadata.is_valid():
             for field, errors in metadata.errors.items():
-                self.add_error(field if field in self.fields else None, errors)
+                self.add_error(field if field in self.fields else None, flatten_errors(errors))
             return None
         return dict(metadata.validated_data)
+
+
+def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
+    """DRF's nested errors (`{"roc_auc": ["A valid number is required."]}`) as sentences
+    a form can show (`roc_auc: A valid number is required.`)."""
+    if isinstance(errors, dict):
+        return [
+            message
+            for key, value in errors.items()
+            for message in flatten_errors(value, f"{prefix}{key}: ")
+        ]
+    if isinstance(errors, list):
+        return [message for item in errors for message in flatten_errors(item, prefix)]
+    return [f"{prefix}{errors}"]
 
 
 class StageChangeForm(forms.Form):

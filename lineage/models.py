@@ -59,8 +59,11 @@ class Project(models.Model):
             return None
         if user.is_superuser:
             return Role.ADMIN
-        membership = self.memberships.filter(user=user).only("role").first()
-        return membership.role if membership else None
+        return (
+            Membership.objects.filter(project=self, user=user)
+            .values_list("role", flat=True)
+            .first()
+        )
 
     def has_role(self, user: Any, at_least: str) -> bool:
         role = self.role_of(user)

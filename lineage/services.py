@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.files import File
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from lineage import artifacts, profiling
 from lineage.choices import DataFormat, JobType, ProfileStatus, Stage, VersionSource
@@ -67,7 +68,7 @@ def spool_upload(upload: IO[bytes], *, field: str) -> Iterator[SpooledFile]:
                 size += len(chunk)
                 if size > limit:
                     raise CatalogError(
-                        f"The file is larger than the upload limit of {limit // (1024 * 1024)} MB.",
+                        f"The file is larger than the upload limit of {filesizeformat(limit)}.",
                         field,
                     )
                 digest.update(chunk)

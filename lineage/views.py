@@ -74,8 +74,13 @@ def _jobs_for(target: Any) -> QuerySet[Job]:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    projects = visible_projects(request.user).annotate(
-        dataset_count=Count("datasets", distinct=True), model_count=Count("models", distinct=True)
+    projects = (
+        visible_projects(request.user)
+        .annotate(
+            dataset_count=Count("datasets", distinct=True),
+            model_count=Count("models", distinct=True),
+        )
+        .order_by("name")
     )
     recent_versions = (
         DatasetVersion.objects.filter(dataset__project__in=projects)
@@ -107,8 +112,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = visible_projects(request.user).annotate(
-        dataset_count=Count("datasets", distinct=True), model_count=Count("models", distinct=True)
+    projects = (
+        visible_projects(request.user)
+        .annotate(
+            dataset_count=Count("datasets", distinct=True),
+            model_count=Count("models", distinct=True),
+        )
+        .order_by("name")
     )
     return render(request, "lineage/project_list.html", {"page": _page(request, projects)})
 

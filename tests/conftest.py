@@ -64,6 +64,12 @@ def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """The named actors get real passwords; a cheap hasher keeps creating them instant."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def eager_tasks(settings: Any) -> Any:
     """Run Celery tasks in-process (unit tests of the job flow; the e2e tests use a real worker)."""

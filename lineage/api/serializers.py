@@ -128,6 +128,8 @@ class DatasetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
+        # Uniqueness is checked in validate(), which names the field at fault.
+        validators: list[Any] = []
         fields = [
             "id",
             "project",
@@ -231,7 +233,9 @@ class DatasetVersionCreateSerializer(serializers.Serializer):
     """Either a `file` (multipart) or an `external_uri` (JSON), for one dataset."""
 
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.select_related("project"))
-    file = serializers.FileField(required=False, help_text="A .csv or .parquet file.")
+    file = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="A .csv or .parquet file."
+    )
     external_uri = serializers.CharField(
         required=False,
         max_length=2000,
@@ -282,6 +286,8 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RegisteredModel
+        # Uniqueness is checked in validate(), which names the field at fault.
+        validators: list[Any] = []
         fields = [
             "id",
             "project",
@@ -462,7 +468,9 @@ class ModelVersionCreateSerializer(serializers.Serializer):
     model = serializers.PrimaryKeyRelatedField(
         queryset=RegisteredModel.objects.select_related("project")
     )
-    artifact = serializers.FileField(help_text="A scikit-learn estimator saved with skops.io.dump.")
+    artifact = serializers.FileField(
+        allow_empty_file=True, help_text="A scikit-learn estimator saved with skops.io.dump."
+    )
     metadata = serializers.JSONField(
         required=False, binary=True, help_text="JSON text: see ModelVersionMetadata."
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Prefetch, ProtectedError, QuerySet, Subquery
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -46,6 +46,22 @@ def raise_catalog_error(exc: services.CatalogError) -> None:
     raise serializers.ValidationError({exc.field: [exc.message]}) from exc
 
 
+def refuse_protected_delete(instance: Any) -> None:
+    """Delete, or answer 409 naming what still depends on the object."""
+    try:
+        instance.delete()
+    except ProtectedError as exc:
+        names = sorted({str(obj) for obj in exc.protected_objects})
+        raise Conflict(
+            f"{instance} cannot be deleted: {', '.join(names[:10])} depend on it."
+        ) from exc
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 def production_version_subquery() -> Subquery:
     return Subquery(
         ModelVersion.objects.filter(model=OuterRef("pk"), stage=Stage.PRODUCTION).values("version")[
@@ -54,7 +70,20 @@ def production_version_subquery() -> Subquery:
     )
 
 
-class ProjectViewSet(viewsets.ModelViewSet):
+class AnnotatedWritesMixin:
+    """After a create or update, answer with the row as the list shows it (with its
+    annotated counts), not the bare instance the serializer saved."""
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save()
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.save()
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+
+class ProjectViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
     serializer_class = api.ProjectSerializer
     filterset_class = ProjectFilterSet
     permission_classes = [CatalogPermission]
@@ -76,12 +105,15 @@ class ProjectViewSet(viewsets.ModelViewSet):
         )
 
 
-class DatasetViewSet(viewsets.ModelViewSet):
+class DatasetViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
     serializer_class = api.DatasetSerializer
     filterset_class = DatasetFilterSet
     permission_classes = [CatalogPermission]
     search_fields = ["name", "description", "source_name"]
     ordering_fields = ["name", "created_at", "updated_at", "sensitivity"]
+
+    def perform_destroy(self, instance: Dataset) -> None:
+        refuse_protected_delete(instance)
 
     def get_queryset(self) -> QuerySet[Dataset]:
         return (
@@ -177,12 +209,15 @@ class DatasetVersionViewSet(
         return Response(api.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class RegisteredModelViewSet(viewsets.ModelViewSet):
+class RegisteredModelViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
     serializer_class = api.RegisteredModelSerializer
     filterset_class = RegisteredModelFilterSet
     permission_classes = [CatalogPermission]
     search_fields = ["name", "description"]
     ordering_fields = ["name", "created_at", "updated_at"]
+
+    def perform_destroy(self, instance: RegisteredModel) -> None:
+        refuse_protected_delete(instance)
 
     def get_queryset(self) -> QuerySet[RegisteredModel]:
         return (
