@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench worker migrate clean
+.PHONY: run test lint format bench migrate clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)

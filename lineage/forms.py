@@ -71,6 +71,8 @@ class CatalogEntryForm(forms.ModelForm):
 
     def __init__(self, *args: Any, projects: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["owner"].help_text = "Who answers for it; you, if left empty."
+        self.fields["owner"].queryset = self.fields["owner"].queryset.order_by("username")
         if self.instance.pk:
             self.fields.pop("project")
             self.initial["tags"] = list(self.instance.tags.all())
@@ -91,14 +93,22 @@ class CatalogEntryForm(forms.ModelForm):
 class DatasetForm(CatalogEntryForm):
     class Meta:
         model = Dataset
-        fields = ["project", "name", "description", "sensitivity", "retain_until", "tags"]
+        fields = [
+            "project",
+            "name",
+            "description",
+            "owner",
+            "sensitivity",
+            "retain_until",
+            "tags",
+        ]
         widgets = {"retain_until": forms.DateInput(attrs={"type": "date"})}
 
 
 class RegisteredModelForm(CatalogEntryForm):
     class Meta:
         model = RegisteredModel
-        fields = ["project", "name", "task", "description", "tags"]
+        fields = ["project", "name", "task", "description", "owner", "tags"]
 
 
 class DatasetVersionForm(forms.Form):

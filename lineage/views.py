@@ -229,7 +229,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 def _save_catalog_entry(form: Any, request: HttpRequest) -> Any:
     with transaction.atomic():
         entry = form.save(commit=False)
-        if not entry.pk:
+        if entry.owner_id is None:
             entry.owner = request.user
         entry.save()
         set_tags(entry, form.cleaned_data.get("tags", []))

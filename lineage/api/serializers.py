@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -64,6 +65,15 @@ class TagListField(serializers.ListField):
         return normalise_tags(super().to_internal_value(data))
 
 
+class OwnerField(serializers.SlugRelatedField):
+    """The owner by username; the creator when not given."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("queryset", get_user_model().objects.all())
+        super().__init__(slug_field="username", **kwargs)
+
+
 class ProjectField(serializers.SlugRelatedField):
     """A project by slug, among those the user may see; writing needs the contributor role."""
 
@@ -120,7 +130,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 class DatasetSerializer(serializers.ModelSerializer):
     project = ProjectField()
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = OwnerField()
     tags = TagListField(required=False)
     version_count = serializers.IntegerField(read_only=True)
     latest_version = serializers.IntegerField(read_only=True)
@@ -166,7 +176,8 @@ class DatasetSerializer(serializers.ModelSerializer):
     @transaction.atomic
     def create(self, validated_data: dict[str, Any]) -> Dataset:
         tags = validated_data.pop("tags", [])
-        dataset = Dataset.objects.create(owner=self.context["request"].user, **validated_data)
+        validated_data.setdefault("owner", self.context["request"].user)
+        dataset = Dataset.objects.create(**validated_data)
         set_tags(dataset, tags)
         return dataset
 
@@ -278,7 +289,7 @@ class StageTransitionSerializer(serializers.ModelSerializer):
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
     project = ProjectField()
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = OwnerField()
     tags = TagListField(required=False)
     version_count = serializers.IntegerField(read_only=True)
     latest_version = serializers.IntegerField(read_only=True)
@@ -329,7 +340,8 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     @transaction.atomic
     def create(self, validated_data: dict[str, Any]) -> RegisteredModel:
         tags = validated_data.pop("tags", [])
-        model = RegisteredModel.objects.create(owner=self.context["request"].user, **validated_data)
+        validated_data.setdefault("owner", self.context["request"].user)
+        model = RegisteredModel.objects.create(**validated_data)
         set_tags(model, tags)
         return model
 

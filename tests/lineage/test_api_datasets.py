@@ -490,3 +490,22 @@ def test_the_dataset_list_costs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(len(baseline)):
         response = client.get(URL)
     assert response.data["count"] == 13
+
+
+def test_an_owner_can_be_named_by_username_and_defaults_to_the_creator(
+    api_client_for: Callable[[User], APIClient], project: Project, contributor: User, viewer: User
+) -> None:
+    client = api_client_for(contributor)
+
+    named = client.post(
+        "/api/v1/datasets/", {"project": project.slug, "name": "named", "owner": viewer.username}
+    )
+    defaulted = client.post("/api/v1/datasets/", {"project": project.slug, "name": "defaulted"})
+    unknown = client.post(
+        "/api/v1/datasets/", {"project": project.slug, "name": "ghost", "owner": "nobody"}
+    )
+
+    assert (named.status_code, named.data["owner"]) == (201, viewer.username)
+    assert (defaulted.status_code, defaulted.data["owner"]) == (201, contributor.username)
+    assert unknown.status_code == 400 and "owner" in unknown.data
+    assert not Dataset.objects.filter(name="ghost").exists()

@@ -108,6 +108,7 @@ class Command(BaseCommand):
         if created:
             admin.set_password(password)
             admin.save()
+            self.stdout.write(f"Demo admin created: sign in as admin / {password}")
         if Project.objects.exists():
             self.stdout.write("The catalog has data already: demo data not loaded again.")
             return
