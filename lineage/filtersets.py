@@ -42,7 +42,12 @@ class DatasetFilterSet(django_filters.FilterSet):
     tag = django_filters.CharFilter(field_name="tags__name", label="Tag", distinct=True)
     owner = django_filters.CharFilter(field_name="owner__username", label="Owner (username)")
     sensitivity = django_filters.ChoiceFilter(choices=Sensitivity.choices)
-    external = django_filters.BooleanFilter(label="External reference", method="filter_external")
+    external = django_filters.ChoiceFilter(
+        label="Stored",
+        choices=[("false", "In the portal"), ("true", "Elsewhere (external)")],
+        empty_label="Anywhere",
+        method="filter_external",
+    )
     ordering = django_filters.OrderingFilter(
         fields=(("name", "name"), ("updated_at", "updated"), ("sensitivity", "sensitivity"))
     )
@@ -51,10 +56,12 @@ class DatasetFilterSet(django_filters.FilterSet):
         model = Dataset
         fields = ["q", "project", "tag", "owner", "sensitivity", "namespace"]
 
-    def filter_external(self, qs: QuerySet[Dataset], name: str, value: bool) -> QuerySet[Dataset]:
-        if value is None:
-            return qs
-        return qs.exclude(source_name="") if value else qs.filter(source_name="")
+    def filter_external(self, qs: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
+        if value == "true":
+            return qs.exclude(source_name="")
+        if value == "false":
+            return qs.filter(source_name="")
+        return qs
 
 
 class DatasetVersionFilterSet(django_filters.FilterSet):

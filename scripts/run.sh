@@ -10,7 +10,8 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 "$BIN/celery" -A mlops_portal worker --beat --loglevel=INFO --concurrency=2 \
   --schedule="${VAR_DIR:-var}/celerybeat-schedule" &

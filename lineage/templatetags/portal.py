@@ -83,7 +83,7 @@ def percent(value: Any, digits: int = 1) -> str:
 @register.filter
 def number(value: Any) -> str:
     """A compact number for profile tables: integers with separators, floats to 4 figures."""
-    if value is None:
+    if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return str(value)
