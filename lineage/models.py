@@ -28,6 +28,37 @@ from lineage.choices import (
 )
 
 
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def with_counts(self) -> ProjectQuerySet:
+        """Each project with `dataset_count` and `model_count`, ordered by name (an
+        aggregate drops Meta.ordering, and lists paginate)."""
+        return self.annotate(
+            dataset_count=models.Count("datasets", distinct=True),
+            model_count=models.Count("models", distinct=True),
+        ).order_by("name")
+
+
+class DatasetQuerySet(models.QuerySet["Dataset"]):
+    def with_version_summary(self) -> DatasetQuerySet:
+        """Each dataset with `version_count` and `latest_version`."""
+        return self.annotate(
+            version_count=models.Count("versions"), latest_version=Max("versions__version")
+        )
+
+
+class RegisteredModelQuerySet(models.QuerySet["RegisteredModel"]):
+    def with_version_summary(self) -> RegisteredModelQuerySet:
+        """Each model with `version_count`, `latest_version` and `production_version`."""
+        in_production = ModelVersion.objects.filter(
+            model=models.OuterRef("pk"), stage=Stage.PRODUCTION
+        ).values("version")[:1]
+        return self.annotate(
+            version_count=models.Count("versions", distinct=True),
+            latest_version=Max("versions__version"),
+            production_version=models.Subquery(in_production),
+        )
+
+
 class ImmutableError(Exception):
     """Raised when code tries to change a field of a version that is fixed once created."""
 
@@ -43,6 +74,8 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -130,6 +163,8 @@ class Dataset(models.Model):
     source_name = models.CharField(max_length=1000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DatasetQuerySet.as_manager()
 
     class Meta:
         ordering = ["project__name", "name"]
@@ -244,6 +279,8 @@ class RegisteredModel(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="models")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RegisteredModelQuerySet.as_manager()
 
     class Meta:
         verbose_name = "model"

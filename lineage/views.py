@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST
 
 from lineage import charts, services
 from lineage.api.serializers import set_tags
-from lineage.api.views import production_version_subquery
 from lineage.choices import Role
 from lineage.filtersets import DatasetFilterSet, JobFilterSet, RegisteredModelFilterSet
 from lineage.forms import (
@@ -74,14 +73,7 @@ def _jobs_for(target: Any) -> QuerySet[Job]:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    projects = (
-        visible_projects(request.user)
-        .annotate(
-            dataset_count=Count("datasets", distinct=True),
-            model_count=Count("models", distinct=True),
-        )
-        .order_by("name")
-    )
+    projects = visible_projects(request.user).with_counts()
     recent_versions = (
         DatasetVersion.objects.filter(dataset__project__in=projects)
         .select_related("dataset__project", "created_by")
@@ -112,14 +104,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = (
-        visible_projects(request.user)
-        .annotate(
-            dataset_count=Count("datasets", distinct=True),
-            model_count=Count("models", distinct=True),
-        )
-        .order_by("name")
-    )
+    projects = visible_projects(request.user).with_counts()
     return render(request, "lineage/project_list.html", {"page": _page(request, projects)})
 
 
@@ -143,14 +128,9 @@ def project_create(request: HttpRequest) -> HttpResponse:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(visible_projects(request.user), slug=slug)
     datasets = (
-        project.datasets.select_related("owner")
-        .prefetch_related("tags")
-        .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+        project.datasets.select_related("owner").prefetch_related("tags").with_version_summary()
     )
-    models = project.models.select_related("owner").annotate(
-        version_count=Count("versions", distinct=True),
-        production_version=production_version_subquery(),
-    )
+    models = project.models.select_related("owner").with_version_summary()
     return render(
         request,
         "lineage/project_detail.html",
@@ -215,7 +195,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         Dataset.objects.filter(project__in=visible_projects(request.user))
         .select_related("project", "owner")
         .prefetch_related("tags")
-        .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+        .with_version_summary()
         .order_by("-updated_at")
     )
     filterset = DatasetFilterSet(request.GET, queryset=queryset)
@@ -416,11 +396,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
         RegisteredModel.objects.filter(project__in=visible_projects(request.user))
         .select_related("project", "owner")
         .prefetch_related("tags")
-        .annotate(
-            version_count=Count("versions", distinct=True),
-            latest_version=Max("versions__version"),
-            production_version=production_version_subquery(),
-        )
+        .with_version_summary()
         .order_by("-updated_at")
     )
     filterset = RegisteredModelFilterSet(request.GET, queryset=queryset)

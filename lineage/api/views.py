@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Prefetch, ProtectedError, QuerySet, Subquery
+from django.db.models import Prefetch, ProtectedError, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,7 +15,6 @@ from rest_framework.response import Response
 
 from lineage import services
 from lineage.api import serializers as api
-from lineage.choices import Stage
 from lineage.filtersets import (
     DatasetFilterSet,
     DatasetVersionFilterSet,
@@ -62,14 +61,6 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-def production_version_subquery() -> Subquery:
-    return Subquery(
-        ModelVersion.objects.filter(model=OuterRef("pk"), stage=Stage.PRODUCTION).values("version")[
-            :1
-        ]
-    )
-
-
 class AnnotatedWritesMixin:
     """After a create or update, answer with the row as the list shows it (with its
     annotated counts), not the bare instance the serializer saved."""
@@ -94,10 +85,7 @@ class ProjectViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Project]:
         return (
             visible_projects(self.request.user)
-            .annotate(
-                dataset_count=Count("datasets", distinct=True),
-                model_count=Count("models", distinct=True),
-            )
+            .with_counts()
             .prefetch_related(
                 Prefetch("memberships", queryset=Membership.objects.select_related("user"))
             )
@@ -120,7 +108,7 @@ class DatasetViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
             Dataset.objects.filter(project__in=visible_projects(self.request.user))
             .select_related("project", "owner")
             .prefetch_related("tags")
-            .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+            .with_version_summary()
             .order_by("project__name", "name")
         )
 
@@ -224,11 +212,7 @@ class RegisteredModelViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
             RegisteredModel.objects.filter(project__in=visible_projects(self.request.user))
             .select_related("project", "owner")
             .prefetch_related("tags")
-            .annotate(
-                version_count=Count("versions", distinct=True),
-                latest_version=Max("versions__version"),
-                production_version=production_version_subquery(),
-            )
+            .with_version_summary()
             .order_by("project__name", "name")
         )
 
