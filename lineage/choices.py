@@ -61,3 +61,34 @@ class JobState(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+
+
+class NodeKind(models.TextChoices):
+    DATASET = "dataset", "Dataset"
+    DATASET_VERSION = "dataset_version", "Dataset version"
+    PIPELINE_JOB = "job", "Job"
+    PIPELINE_RUN = "run", "Run"
+    MODEL_VERSION = "model_version", "Model version"
+    DEPLOYMENT = "deployment", "Deployment"
+
+
+class EdgeKind(models.TextChoices):
+    """Edges point the way data flows: from what was used to what was made of it."""
+
+    HAS_VERSION = "has_version", "has version"
+    CONSUMED = "consumed", "consumed by"
+    PRODUCED = "produced", "produced"
+    TRAINED_ON = "trained_on", "trained"
+    EVALUATED_ON = "evaluated_on", "evaluated"
+    DERIVED_FROM = "derived_from", "derived into"
+    DEPLOYED_AS = "deployed_as", "deployed as"
+    RAN_AS = "ran_as", "ran as"
+
+
+class RunState(models.TextChoices):
+    START = "START", "Started"
+    RUNNING = "RUNNING", "Running"
+    COMPLETE = "COMPLETE", "Completed"
+    FAIL = "FAIL", "Failed"
+    ABORT = "ABORT", "Aborted"
+    OTHER = "OTHER", "Other"

@@ -17,11 +17,14 @@ from django.utils import timezone
 from lineage.choices import (
     ROLE_RANK,
     DataFormat,
+    EdgeKind,
     JobState,
     JobType,
     ModelTask,
+    NodeKind,
     ProfileStatus,
     Role,
+    RunState,
     Sensitivity,
     Stage,
     VersionSource,
@@ -223,6 +226,16 @@ class DatasetVersion(models.Model):
         max_length=20, choices=VersionSource.choices, default=VersionSource.UPLOAD
     )
     description = models.TextField(blank=True)
+    produced_by_run = models.ForeignKey(
+        "PipelineRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="output_versions",
+    )
+    facets = models.JSONField(
+        default=dict, blank=True, help_text="OpenLineage dataset facets, kept as reported."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -252,6 +265,23 @@ class DatasetVersion(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("dataset-version-detail", args=[self.dataset_id, self.version])
+
+    def merge_pipeline_report(self, schema: list[dict[str, str]], facets: dict[str, Any]) -> None:
+        """Add what a later event of the producing run says about this version: its schema
+        if none was known yet, and facets not seen before. Content never changes; only a
+        pipeline's description of it is completed, whatever order its events arrive in."""
+        changed = []
+        if schema and not self.schema:
+            self.schema = schema
+            changed.append("schema")
+        new_facets = {key: value for key, value in facets.items() if key not in self.facets}
+        if new_facets:
+            self.facets = {**self.facets, **new_facets}
+            changed.append("facets")
+        if changed:
+            DatasetVersion.objects.filter(pk=self.pk).update(
+                **{field: getattr(self, field) for field in changed}
+            )
 
     @property
     def column_names(self) -> list[str]:
@@ -499,3 +529,131 @@ class Job(models.Model):
                 state=JobState.QUEUED, progress=0, error="", started_at=None, finished_at=None
             )
         )
+
+
+# Lineage ----------------------------------------------------------------------------------
+
+
+class PipelineJob(models.Model):
+    """A job that pipelines report (an Airflow task, a Spark app, a dbt model…), named as
+    OpenLineage names it: namespace + name."""
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="pipeline_jobs"
+    )
+    namespace = models.CharField(max_length=500)
+    name = models.CharField(max_length=1000)
+    description = models.TextField(blank=True)
+    facets = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="unique_pipeline_job")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class PipelineRun(models.Model):
+    """One run of a pipeline job (OpenLineage runId), with its latest known state."""
+
+    job = models.ForeignKey(PipelineJob, on_delete=models.CASCADE, related_name="runs")
+    run_id = models.UUIDField(unique=True)
+    state = models.CharField(max_length=20, choices=RunState.choices, default=RunState.START)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_event_time = models.DateTimeField(null=True, blank=True)
+    facets = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.job} run {self.run_id}"
+
+
+class LineageEvent(models.Model):
+    """Every OpenLineage event received, kept as sent. The digest of its canonical JSON
+    makes a re-sent event a no-op."""
+
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="events")
+    event_type = models.CharField(max_length=20, choices=RunState.choices)
+    event_time = models.DateTimeField()
+    payload = models.JSONField()
+    digest = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["event_time", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.run.run_id} at {self.event_time:%Y-%m-%d %H:%M:%S}"
+
+
+class Deployment(models.Model):
+    """Where a model version serves (an environment and an endpoint)."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="deployments"
+    )
+    name = models.CharField(max_length=200)
+    environment = models.CharField(max_length=100, default="production")
+    endpoint = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.environment})"
+
+
+class LineageNode(models.Model):
+    """A vertex of the lineage graph, standing for one catalog or pipeline object.
+
+    The graph lives in two plain tables (nodes, edges) so that upstream and downstream
+    walks run in the database as one recursive query."""
+
+    kind = models.CharField(max_length=20, choices=NodeKind.choices)
+    object_id = models.BigIntegerField()
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="lineage_nodes"
+    )
+    label = models.CharField(max_length=500)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="one_node_per_object")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.label}"
+
+
+class LineageEdge(models.Model):
+    """A directed edge in the direction data flows (source is upstream of target)."""
+
+    source = models.ForeignKey(LineageNode, on_delete=models.CASCADE, related_name="out_edges")
+    target = models.ForeignKey(LineageNode, on_delete=models.CASCADE, related_name="in_edges")
+    kind = models.CharField(max_length=20, choices=EdgeKind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="unique_lineage_edge")
+        ]
+        indexes = [models.Index(fields=["target", "source"], name="lineage_edge_upstream")]
+
+    def __str__(self) -> str:
+        return f"{self.source} —{self.kind}→ {self.target}"

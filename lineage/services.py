@@ -19,7 +19,7 @@ from django.core.files import File
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
-from lineage import artifacts, profiling
+from lineage import artifacts, capture, profiling
 from lineage.choices import DataFormat, JobType, ProfileStatus, Stage, VersionSource
 from lineage.models import (
     Dataset,
@@ -146,11 +146,14 @@ def create_dataset_version_from_upload(
                 description=description,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
             )
-            _store_and_create(
-                version, "file", spooled, lambda saved: enqueue_profiling(saved, user)
-            )
+            _store_and_create(version, "file", spooled, lambda saved: _after_upload(saved, user))
             Dataset.objects.filter(pk=dataset.pk).update(updated_at=version.created_at)
     return version
+
+
+def _after_upload(version: DatasetVersion, user: Any) -> None:
+    capture.capture_dataset_version(version)
+    enqueue_profiling(version, user)
 
 
 def create_external_dataset_version(
@@ -194,6 +197,7 @@ def create_external_dataset_version(
             description=description,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
+        capture.capture_dataset_version(version)
     return version
 
 
@@ -370,6 +374,6 @@ def register_model_version(
                 stage=Stage.NONE,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
             )
-            _store_and_create(version, "artifact", spooled, lambda saved: None)
+            _store_and_create(version, "artifact", spooled, capture.capture_model_version)
             RegisteredModel.objects.filter(pk=model.pk).update(updated_at=version.created_at)
     return version
