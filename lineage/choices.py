@@ -92,3 +92,31 @@ class RunState(models.TextChoices):
     FAIL = "FAIL", "Failed"
     ABORT = "ABORT", "Aborted"
     OTHER = "OTHER", "Other"
+
+
+class ReviewState(models.TextChoices):
+    PENDING = "pending", "Needs review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Created"
+    UPDATE = "update", "Changed"
+    DELETE = "delete", "Deleted"
+    STAGE_CHANGE = "stage_change", "Stage changed"
+    REVIEW_REQUESTED = "review_requested", "Review requested"
+    REVIEW_DECIDED = "review_decided", "Review decided"
+    DATA_DESTROYED = "data_destroyed", "Data destroyed"
+    LOGIN = "login", "Signed in"
+    LOGIN_FAILED = "login_failed", "Sign-in failed"
+    LOGOUT = "logout", "Signed out"
+
+
+class NotificationKind(models.TextChoices):
+    NEEDS_REVIEW = "needs_review", "Needs review"
+    DATA_EXPIRED = "data_expired", "Data past retention"
+    DATA_DESTROYED = "data_destroyed", "Data destroyed"
+    REVIEW_REQUESTED = "review_requested", "Review requested"
+    REVIEW_DECIDED = "review_decided", "Review decided"

@@ -16,13 +16,16 @@ from django.utils import timezone
 
 from lineage.choices import (
     ROLE_RANK,
+    AuditAction,
     DataFormat,
     EdgeKind,
     JobState,
     JobType,
     ModelTask,
     NodeKind,
+    NotificationKind,
     ProfileStatus,
+    ReviewState,
     Role,
     RunState,
     Sensitivity,
@@ -72,6 +75,9 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    webhook_url = models.URLField(
+        blank=True, help_text="Notifications for this project are also POSTed here as JSON."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -162,6 +168,11 @@ class Dataset(models.Model):
     retain_until = models.DateField(
         null=True, blank=True, help_text="Keep the data until this date; empty keeps it."
     )
+    column_sensitivity = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Columns more sensitive than the dataset, e.g. {"email": "pii"}.',
+    )
     namespace = models.CharField(max_length=500, blank=True)
     source_name = models.CharField(max_length=1000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -206,7 +217,17 @@ class DatasetVersion(models.Model):
     """One immutable version of a dataset: a stored file or an external URI, with its
     hash, schema and profile. Only the profiling outcome changes after creation."""
 
-    MUTABLE_FIELDS = frozenset({"profile", "profile_status", "profile_error"})
+    MUTABLE_FIELDS = frozenset(
+        {
+            "profile",
+            "profile_status",
+            "profile_error",
+            "file",
+            "destroyed_at",
+            "destroyed_by",
+            "destruction_reason",
+        }
+    )
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
@@ -236,6 +257,13 @@ class DatasetVersion(models.Model):
     facets = models.JSONField(
         default=dict, blank=True, help_text="OpenLineage dataset facets, kept as reported."
     )
+    # A destroyed version is a tombstone: its file and profile are gone, its hash, size,
+    # schema and history stay.
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    destroyed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    destruction_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -336,7 +364,7 @@ class ModelVersion(models.Model):
     Immutable once created, except its stage (changed through `change_stage`, which
     records who moved it and when)."""
 
-    MUTABLE_FIELDS = frozenset({"stage", "stage_changed_at"})
+    MUTABLE_FIELDS = frozenset({"stage", "stage_changed_at", "needs_review", "needs_review_reason"})
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
@@ -375,6 +403,8 @@ class ModelVersion(models.Model):
     target_column = models.CharField(max_length=200, blank=True)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NONE)
     stage_changed_at = models.DateTimeField(null=True, blank=True)
+    needs_review = models.BooleanField(default=False)
+    needs_review_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -657,3 +687,125 @@ class LineageEdge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} —{self.kind}→ {self.target}"
+
+
+# Governance -------------------------------------------------------------------------------
+
+
+class Review(models.Model):
+    """A governance review of moving a model version to production: requested by one
+    person, decided by another with the reviewer role, against a checklist the portal
+    fills in itself."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="reviews"
+    )
+    target_stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.PRODUCTION)
+    stage_at_request = models.CharField(max_length=20, choices=Stage.choices)
+    state = models.CharField(
+        max_length=20, choices=ReviewState.choices, default=ReviewState.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    request_comment = models.TextField(blank=True)
+    checklist = models.JSONField(default=list, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version"],
+                condition=Q(state="pending"),
+                name="one_pending_review_per_version",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of {self.model_version} → {self.target_stage} ({self.state})"
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableError("Audit entries are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableError("Audit entries are append-only.")
+
+
+class AuditEntry(models.Model):
+    """One recorded action: who, when, what, before and after. Append-only: the model,
+    its queryset and (on PostgreSQL) a trigger refuse changes and deletions."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=30, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    object_repr = models.CharField(max_length=500, blank=True)
+    project = models.ForeignKey(
+        Project,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["actor_name", "at"]),
+            models.Index(fields=["action", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_name or "system"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_repr}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ImmutableError("Audit entries are append-only.")
+
+
+class Notification(models.Model):
+    """An in-app message to one user (a version needs review, data expired…)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    message = models.TextField()
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"To {self.user}: {self.message[:60]}"
