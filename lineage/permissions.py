@@ -1,18 +1,24 @@
 """Who may see and change what. The UI and the API both ask these functions.
 
-Every signed-in user can read the catalog; changing a project's contents needs the
-contributor role in it, and changing the project itself (or its members) the admin role.
+Every signed-in user can read the catalog, except datasets marked PII or confidential:
+those, their versions, files, profiles and jobs are visible to the project's members only,
+and to anyone else they do not exist (404, so their names do not leak). Changing a
+project's contents needs the contributor role in it; changing the project itself (or its
+members) the admin role; deciding reviews the reviewer role; destroying data the admin role.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet
 from rest_framework import permissions
 
-from lineage.choices import Role
-from lineage.models import Project
+from lineage.choices import Role, Sensitivity
+from lineage.models import Dataset, DatasetVersion, Job, Membership, Project
+
+RESTRICTED_SENSITIVITIES = (Sensitivity.PII, Sensitivity.CONFIDENTIAL)
 
 
 def visible_projects(user: Any) -> QuerySet[Project]:
@@ -21,20 +27,55 @@ def visible_projects(user: Any) -> QuerySet[Project]:
     return Project.objects.all()
 
 
-def sees_every_project(user: Any) -> bool:
-    """True when no project is hidden from the user, so lists need no visibility filter."""
-    return bool(getattr(user, "is_authenticated", False))
+def member_project_ids(user: Any) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).values("project_id")
 
 
-def restrict_to_visible(queryset: QuerySet[Any], user: Any, project_path: str) -> QuerySet[Any]:
-    """Keep the rows whose project (reached by `project_path`) the user may see.
+def restricted_data_filter(user: Any, dataset_path: str = "") -> Q | None:
+    """The condition that hides PII and confidential datasets from non-members, or None
+    when the user may see every dataset (a superuser).
 
-    The filter is left out when the user sees everything: a subquery that selects every
-    project still stops SQLite from walking an index in order.
+    `dataset_path` leads from the queried model to its dataset (`"dataset__"` for versions).
     """
-    if sees_every_project(user):
-        return queryset
-    return queryset.filter(**{f"{project_path}__in": visible_projects(user)})
+    if getattr(user, "is_superuser", False):
+        return None
+    if not getattr(user, "is_authenticated", False):
+        return Q(pk__in=[])
+    return ~Q(**{f"{dataset_path}sensitivity__in": RESTRICTED_SENSITIVITIES}) | Q(
+        **{f"{dataset_path}project_id__in": member_project_ids(user)}
+    )
+
+
+def visible_datasets(user: Any) -> QuerySet[Dataset]:
+    condition = restricted_data_filter(user)
+    datasets = Dataset.objects.all()
+    return datasets if condition is None else datasets.filter(condition)
+
+
+def visible_dataset_versions(user: Any) -> QuerySet[DatasetVersion]:
+    condition = restricted_data_filter(user, "dataset__")
+    versions = DatasetVersion.objects.all()
+    return versions if condition is None else versions.filter(condition)
+
+
+def visible_jobs(user: Any) -> QuerySet[Job]:
+    """Jobs of the user's projects, and elsewhere only those on data they may see."""
+    jobs = Job.objects.all()
+    if getattr(user, "is_superuser", False):
+        return jobs
+    if not getattr(user, "is_authenticated", False):
+        return jobs.none()
+    on_visible_versions = Q(
+        target_type=ContentType.objects.get_for_model(DatasetVersion),
+        target_id__in=visible_dataset_versions(user).values("pk"),
+    )
+    return jobs.filter(Q(project_id__in=member_project_ids(user)) | on_visible_versions)
+
+
+def can_see_dataset(user: Any, dataset: Dataset) -> bool:
+    if dataset.sensitivity not in RESTRICTED_SENSITIVITIES:
+        return bool(getattr(user, "is_authenticated", False))
+    return dataset.project.role_of(user) is not None
 
 
 def can_contribute(user: Any, project: Project) -> bool:

@@ -38,7 +38,14 @@ from lineage.models import (
     RegisteredModel,
     StageTransition,
 )
-from lineage.permissions import can_administer, can_contribute, visible_projects
+from lineage.permissions import (
+    can_administer,
+    can_contribute,
+    visible_dataset_versions,
+    visible_datasets,
+    visible_jobs,
+    visible_projects,
+)
 
 PAGE_SIZE = 25
 
@@ -75,7 +82,7 @@ def _jobs_for(target: Any) -> QuerySet[Job]:
 def home(request: HttpRequest) -> HttpResponse:
     projects = visible_projects(request.user).with_counts()
     recent_versions = (
-        DatasetVersion.objects.filter(dataset__project__in=projects)
+        visible_dataset_versions(request.user)
         .select_related("dataset__project", "created_by")
         .defer("profile", "schema")
         .order_by("-created_at")[:8]
@@ -86,7 +93,7 @@ def home(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at")[:8]
     )
     recent_jobs = (
-        Job.objects.filter(project__in=projects)
+        visible_jobs(request.user)
         .select_related("project", "target_type")
         .prefetch_related("target")
         .order_by("-created_at")[:8]
@@ -128,7 +135,11 @@ def project_create(request: HttpRequest) -> HttpResponse:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(visible_projects(request.user), slug=slug)
     datasets = (
-        project.datasets.select_related("owner").prefetch_related("tags").with_version_summary()
+        visible_datasets(request.user)
+        .filter(project=project)
+        .select_related("owner")
+        .prefetch_related("tags")
+        .with_version_summary()
     )
     models = project.models.select_related("owner").with_version_summary()
     return render(
@@ -192,7 +203,7 @@ def project_members(request: HttpRequest, slug: str) -> HttpResponse:
 
 def dataset_list(request: HttpRequest) -> HttpResponse:
     queryset = (
-        Dataset.objects.filter(project__in=visible_projects(request.user))
+        visible_datasets(request.user)
         .select_related("project", "owner")
         .prefetch_related("tags")
         .with_version_summary()
@@ -236,9 +247,8 @@ def dataset_create(request: HttpRequest) -> HttpResponse:
 
 def _visible_dataset(request: HttpRequest, pk: int) -> Dataset:
     return get_object_or_404(
-        Dataset.objects.select_related("project", "owner").prefetch_related("tags"),
+        visible_datasets(request.user).select_related("project", "owner").prefetch_related("tags"),
         pk=pk,
-        project__in=visible_projects(request.user),
     )
 
 
@@ -340,10 +350,9 @@ def dataset_version_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _visible_dataset_version(request: HttpRequest, pk: int, version: int) -> DatasetVersion:
     return get_object_or_404(
-        DatasetVersion.objects.select_related("dataset__project", "created_by"),
+        visible_dataset_versions(request.user).select_related("dataset__project", "created_by"),
         dataset_id=pk,
         version=version,
-        dataset__project__in=visible_projects(request.user),
     )
 
 
@@ -563,7 +572,7 @@ def model_version_stage(request: HttpRequest, pk: int, version: int) -> HttpResp
 
 def job_list(request: HttpRequest) -> HttpResponse:
     queryset = (
-        Job.objects.filter(project__in=visible_projects(request.user))
+        visible_jobs(request.user)
         .select_related("project", "target_type", "created_by")
         .prefetch_related("target")
         .order_by("-created_at")
@@ -578,9 +587,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(
-        Job.objects.select_related("project", "created_by"),
+        visible_jobs(request.user).select_related("project", "created_by"),
         pk=pk,
-        project__in=visible_projects(request.user),
     )
     return render(
         request,
@@ -595,7 +603,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(Job, pk=pk, project__in=visible_projects(request.user))
+    job = get_object_or_404(visible_jobs(request.user), pk=pk)
     _require(can_contribute(request.user, job.project))
     if services.retry_job(job):
         messages.success(request, "The job is queued again.")

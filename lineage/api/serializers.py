@@ -24,7 +24,7 @@ from lineage.models import (
     StageTransition,
     Tag,
 )
-from lineage.permissions import can_contribute, visible_projects
+from lineage.permissions import can_contribute, visible_datasets, visible_projects
 
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 
@@ -240,10 +240,18 @@ class DatasetVersionDetailSerializer(DatasetVersionSerializer):
         read_only_fields = fields
 
 
+class VisibleDatasetField(serializers.PrimaryKeyRelatedField):
+    """A dataset id among those the user may see: another project's PII dataset reads as
+    missing, like any id that does not exist."""
+
+    def get_queryset(self) -> Any:
+        return visible_datasets(self.context["request"].user).select_related("project")
+
+
 class DatasetVersionCreateSerializer(serializers.Serializer):
     """Either a `file` (multipart) or an `external_uri` (JSON), for one dataset."""
 
-    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.select_related("project"))
+    dataset = VisibleDatasetField()
     file = serializers.FileField(
         required=False, allow_empty_file=True, help_text="A .csv or .parquet file."
     )
@@ -262,8 +270,6 @@ class DatasetVersionCreateSerializer(serializers.Serializer):
 
     def validate_dataset(self, dataset: Dataset) -> Dataset:
         user = self.context["request"].user
-        if dataset.project not in visible_projects(user):
-            raise serializers.ValidationError(f'Invalid pk "{dataset.pk}" - object does not exist.')
         if not can_contribute(user, dataset.project):
             raise serializers.ValidationError(
                 "You need the contributor role in this project to add versions."

@@ -36,7 +36,9 @@ from lineage.models import (
 from lineage.permissions import (
     CatalogPermission,
     can_contribute,
-    restrict_to_visible,
+    visible_dataset_versions,
+    visible_datasets,
+    visible_jobs,
     visible_projects,
 )
 
@@ -105,7 +107,7 @@ class DatasetViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Dataset]:
         return (
-            Dataset.objects.filter(project__in=visible_projects(self.request.user))
+            visible_datasets(self.request.user)
             .select_related("project", "owner")
             .prefetch_related("tags")
             .with_version_summary()
@@ -130,7 +132,7 @@ class DatasetVersionViewSet(
         # Datasets and projects are prefetched, not joined: the version table alone is then
         # walked in key order, a plan both SQLite and PostgreSQL keep at any page depth.
         queryset = (
-            restrict_to_visible(DatasetVersion.objects.all(), self.request.user, "dataset__project")
+            visible_dataset_versions(self.request.user)
             .select_related("created_by")
             .prefetch_related("dataset__project")
         )
@@ -288,7 +290,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Job]:
         return (
-            Job.objects.filter(project__in=visible_projects(self.request.user))
+            visible_jobs(self.request.user)
             .select_related("project", "created_by", "target_type")
             .prefetch_related("target")
             .order_by("-created_at", "-pk")

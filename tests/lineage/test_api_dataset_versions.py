@@ -23,6 +23,9 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/dataset-versions/"
 
+# A viewer is refused (403); to an outsider a confidential dataset does not exist (404).
+DENIED = {"viewer": 403, "outsider": 404}
+
 
 def detail_url(version: DatasetVersion | int) -> str:
     return f"{URL}{getattr(version, 'pk', version)}/"
@@ -472,7 +475,10 @@ def test_a_viewer_or_outsider_cannot_add_a_version(
 
     assert uploaded.status_code in (400, 403)
     assert referenced.status_code in (400, 403)
-    assert "contributor role" in str(uploaded.data)
+    # The viewer is told about the role; to the outsider a confidential dataset does not exist.
+    expected = "contributor role" if actor == "viewer" else "does not exist"
+    assert expected in str(uploaded.data)
+    assert expected in str(referenced.data)
     assert not DatasetVersion.objects.exists()
     assert not Job.objects.exists()
     assert media_files() == []
@@ -527,19 +533,25 @@ def test_the_list_leaves_out_the_profile_and_the_detail_has_it(
     assert shown.data["profile"] == {"row_count": 40, "column_count": 4, "columns": []}
 
 
-def test_an_outsider_can_read_another_projects_versions(
+def test_an_outsider_reads_internal_versions_but_not_confidential_ones(
     api_client_for: Callable[[User], APIClient],
     outsider: User,
     other_project: Project,
     dataset: Dataset,
     add_version: Callable[..., DatasetVersion],
 ) -> None:
-    version = add_version(dataset)
+    confidential = add_version(dataset)
+    Dataset.objects.filter(pk=dataset.pk).update(sensitivity="internal")
+    internal = add_version(Dataset.objects.get(pk=dataset.pk))
+    Dataset.objects.filter(pk=dataset.pk).update(sensitivity="confidential")
+    client = api_client_for(outsider)
 
-    response = api_client_for(outsider).get(detail_url(version))
+    assert client.get(detail_url(confidential)).status_code == 404
+    Dataset.objects.filter(pk=dataset.pk).update(sensitivity="internal")
+    response = client.get(detail_url(internal))
 
     assert response.status_code == 200
-    assert response.data["sha256"] == version.sha256
+    assert response.data["sha256"] == internal.sha256
 
 
 @pytest.fixture
@@ -665,7 +677,7 @@ def test_a_viewer_or_outsider_cannot_reprofile(
         f"{detail_url(version)}reprofile/"
     )
 
-    assert response.status_code == 403
+    assert response.status_code == DENIED[actor]
     assert Job.objects.filter(target_id=version.pk).count() == 1
 
 

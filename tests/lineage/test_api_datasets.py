@@ -13,11 +13,14 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from lineage.api.serializers import set_tags
-from lineage.models import Dataset, DatasetVersion, Project, Tag
+from lineage.models import Dataset, DatasetVersion, Membership, Project, Tag
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/datasets/"
+
+# A viewer is refused (403); to an outsider a confidential dataset does not exist (404).
+DENIED = {"viewer": 403, "outsider": 404}
 
 
 def detail_url(dataset: Dataset) -> str:
@@ -206,9 +209,11 @@ def catalog(
     other_project: Project,
     owner: User,
     outsider: User,
+    viewer: User,
 ) -> None:
     """transactions (carl, confidential, fraud+payments), merchants (olivia, public, payments),
-    customers in the other project (otto, pii, churn)."""
+    customers in the other project (otto, pii, churn). The viewer reads both projects."""
+    Membership.objects.create(project=other_project, user=viewer, role="viewer")
     merchants = Dataset.objects.create(
         project=project,
         name="merchants",
@@ -365,8 +370,8 @@ def test_a_viewer_or_outsider_cannot_update_or_delete_a_dataset(
     patched = client.patch(detail_url(dataset), {"description": "defaced"}, format="json")
     deleted = client.delete(detail_url(dataset))
 
-    assert patched.status_code == 403
-    assert deleted.status_code == 403
+    assert patched.status_code == DENIED[actor]
+    assert deleted.status_code == DENIED[actor]
     dataset.refresh_from_db()
     assert dataset.description == "Card transactions labelled by the fraud team"
 

@@ -31,6 +31,9 @@ from lineage.models import (
 
 pytestmark = pytest.mark.django_db
 
+# A viewer is refused (403); to an outsider a confidential dataset does not exist (404).
+DENIED = {"viewer": 403, "outsider": 404}
+
 
 def signed_in(user: User) -> Client:
     """A browser session; like a browser following the portal's own links, it sends a Referer
@@ -330,8 +333,15 @@ def test_an_admin_edits_the_project(owner: User, project: Project) -> None:
 
 @pytest.fixture
 def shelf(
-    dataset: Dataset, project: Project, other_project: Project, owner: User, outsider: User
+    dataset: Dataset,
+    project: Project,
+    other_project: Project,
+    owner: User,
+    outsider: User,
+    viewer: User,
 ) -> None:
+    # The viewer reads both projects, so every dataset, PII ones included, is listed.
+    Membership.objects.create(project=other_project, user=viewer, role="viewer")
     merchants = Dataset.objects.create(
         project=project,
         name="merchants",
@@ -453,11 +463,11 @@ def test_a_viewer_or_outsider_cannot_edit_a_dataset(
 ) -> None:
     client = signed_in(request.getfixturevalue(actor))
 
-    assert client.get(f"/datasets/{dataset.pk}/edit").status_code == 403
+    assert client.get(f"/datasets/{dataset.pk}/edit").status_code == DENIED[actor]
     response = client.post(
         f"/datasets/{dataset.pk}/edit", {"name": "renamed", "sensitivity": "public"}
     )
-    assert response.status_code == 403
+    assert response.status_code == DENIED[actor]
     dataset.refresh_from_db()
     assert dataset.name == "transactions"
 
@@ -603,11 +613,11 @@ def test_a_viewer_or_outsider_cannot_upload(
 ) -> None:
     client = signed_in(request.getfixturevalue(actor))
 
-    assert client.get(f"/datasets/{dataset.pk}/versions/new").status_code == 403
+    assert client.get(f"/datasets/{dataset.pk}/versions/new").status_code == DENIED[actor]
     posted = client.post(
         f"/datasets/{dataset.pk}/versions/new", {"file": upload(transactions_csv())}
     )
-    assert posted.status_code == 403
+    assert posted.status_code == DENIED[actor]
     assert not DatasetVersion.objects.exists()
 
 
@@ -653,6 +663,7 @@ def test_a_viewer_cannot_profile_again(
 
 
 def test_a_version_downloads_as_the_uploaded_bytes(
+    viewer: User,
     outsider: User,
     other_project: Project,
     dataset: Dataset,
@@ -662,7 +673,10 @@ def test_a_version_downloads_as_the_uploaded_bytes(
     content = transactions_csv(12)
     add_version(dataset, content)
 
-    response = signed_in(outsider).get(f"/datasets/{dataset.pk}/versions/1/download")
+    response = signed_in(viewer).get(f"/datasets/{dataset.pk}/versions/1/download")
+    hidden = signed_in(outsider).get(f"/datasets/{dataset.pk}/versions/1/download")
+
+    assert hidden.status_code == 404  # a confidential dataset's file, to a non-member
 
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == content
@@ -1026,7 +1040,7 @@ def test_a_viewer_or_outsider_cannot_retry_a_job(
 ) -> None:
     response = signed_in(request.getfixturevalue(actor)).post(f"/jobs/{failed_job.pk}/retry")
 
-    assert response.status_code == 403
+    assert response.status_code == DENIED[actor]
     failed_job.refresh_from_db()
     assert failed_job.state == "failed"
 
