@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from lineage.models import (
+    AuditEntry,
     Dataset,
     DatasetVersion,
     Job,
@@ -97,3 +98,24 @@ class JobAdmin(admin.ModelAdmin):
     list_display = ["id", "job_type", "state", "progress", "project", "created_at", "finished_at"]
     list_filter = ["state", "job_type"]
     readonly_fields = ["created_at", "started_at", "finished_at"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log is append-only: the admin reads it and can neither add, change nor
+    delete an entry."""
+
+    list_display = ["at", "actor_name", "action", "object_type", "object_repr", "project"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_name", "object_repr", "object_id"]
+    date_hierarchy = "at"
+    list_select_related = ["project"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -8,4 +8,4 @@ class LineageConfig(AppConfig):
     verbose_name = "Catalog and lineage"
 
     def ready(self) -> None:
-        from lineage import signals  # noqa: F401  (connects the receivers)
+        from lineage import audit, signals  # noqa: F401  (connect their receivers)

@@ -80,6 +80,8 @@ def capture_model_version(version: ModelVersion) -> None:
         link(version.training_dataset_version, version, EdgeKind.TRAINED_ON)
     if version.evaluation_dataset_version_id:
         link(version.evaluation_dataset_version, version, EdgeKind.EVALUATED_ON)
+    if version.produced_by_run_id:
+        link(version.produced_by_run, version, EdgeKind.PRODUCED)
 
 
 def capture_deployment(deployment: Deployment) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from lineage.choices import (
     DataFormat,
@@ -69,8 +70,20 @@ class DatasetVersionFilterSet(django_filters.FilterSet):
     # Not `format`: DRF reserves `?format=` for choosing the response's renderer.
     file_format = django_filters.ChoiceFilter(field_name="format", choices=DataFormat.choices)
     profile_status = django_filters.ChoiceFilter(choices=ProfileStatus.choices)
+    destroyed = django_filters.BooleanFilter(
+        field_name="destroyed_at", lookup_expr="isnull", exclude=True, label="Destroyed"
+    )
+    expired = django_filters.BooleanFilter(method="filter_expired", label="Past retention")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    def filter_expired(
+        self, qs: QuerySet[DatasetVersion], name: str, value: bool | None
+    ) -> QuerySet[DatasetVersion]:
+        if value is None:
+            return qs
+        past = Q(dataset__retain_until__lt=timezone.localdate(), destroyed_at__isnull=True)
+        return qs.filter(past) if value else qs.exclude(past)
 
     class Meta:
         model = DatasetVersion

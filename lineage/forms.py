@@ -32,9 +32,15 @@ class TagsField(forms.CharField):
 
 
 class ProjectForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text="Notifications for this project are also POSTed here as JSON.",
+    )
+
     class Meta:
         model = Project
-        fields = ["name", "slug", "description"]
+        fields = ["name", "slug", "description", "webhook_url"]
         help_texts = {"slug": "Short name used in URLs; letters, digits and hyphens."}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -221,5 +227,9 @@ def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
 
 
 class StageChangeForm(forms.Form):
-    stage = forms.ChoiceField(choices=Stage.choices)
+    """Direct stage moves; production is reached through a review, so it is not offered."""
+
+    stage = forms.ChoiceField(
+        choices=[(value, label) for value, label in Stage.choices if value != Stage.PRODUCTION]
+    )
     comment = forms.CharField(required=False, max_length=500)

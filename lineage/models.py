@@ -401,6 +401,14 @@ class ModelVersion(models.Model):
         default=list, blank=True, help_text='Input features: [{"name": ..., "type": ...}].'
     )
     target_column = models.CharField(max_length=200, blank=True)
+    produced_by_run = models.ForeignKey(
+        "PipelineRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="model_versions",
+        help_text="The training run (as reported through OpenLineage) that made it.",
+    )
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NONE)
     stage_changed_at = models.DateTimeField(null=True, blank=True)
     needs_review = models.BooleanField(default=False)
@@ -744,8 +752,15 @@ class AuditEntry(models.Model):
     its queryset and (on PostgreSQL) a trigger refuse changes and deletions."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No cascade and no constraint: deleting a user must not rewrite history (the append-only
+    # trigger would refuse it); actor_name keeps who it was.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_name = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=30, choices=AuditAction.choices)

@@ -31,6 +31,15 @@ def member_project_ids(user: Any) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).values("project_id")
 
 
+def member_projects(user: Any) -> QuerySet[Project]:
+    """The projects the user belongs to (every project, for a superuser)."""
+    if getattr(user, "is_superuser", False):
+        return Project.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return Project.objects.none()
+    return Project.objects.filter(pk__in=member_project_ids(user))
+
+
 def restricted_data_filter(user: Any, dataset_path: str = "") -> Q | None:
     """The condition that hides PII and confidential datasets from non-members, or None
     when the user may see every dataset (a superuser).

@@ -26,6 +26,7 @@ from lineage.models import (
     DatasetVersion,
     Job,
     ModelVersion,
+    PipelineRun,
     Project,
     RegisteredModel,
 )
@@ -325,6 +326,15 @@ def register_model_version(
     evaluation = _resolve_dataset_version(
         project, metadata.get("evaluation_dataset_version"), "evaluation_dataset_version"
     )
+    run = None
+    if metadata.get("pipeline_run_id"):
+        run = PipelineRun.objects.filter(run_id=metadata["pipeline_run_id"]).first()
+        if run is None:
+            raise CatalogError(
+                f"No pipeline run {metadata['pipeline_run_id']} has been reported; send its "
+                "OpenLineage START event first.",
+                "pipeline_run_id",
+            )
     target_column = metadata.get("target_column") or ""
     if (
         training is not None
@@ -371,6 +381,7 @@ def register_model_version(
                 packages=metadata.get("packages") or {},
                 signature=signature,
                 target_column=target_column,
+                produced_by_run=run,
                 stage=Stage.NONE,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
             )

@@ -12,7 +12,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from lineage import profiling, services
+from lineage import profiling, services, webhooks
 from lineage.choices import JobState, JobType
 from lineage.models import Job
 
@@ -80,6 +80,31 @@ def redispatch_queued_jobs() -> int:
     for job_id in stale:
         dispatch(job_id)
     return len(stale)
+
+
+@shared_task(
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_jitter=True,
+    max_retries=8,
+)
+def post_webhook(project_id: int, payload: dict[str, Any]) -> int | None:
+    """POST a notification to the project's webhook; network errors and 5xx answers are
+    retried with backoff (a 4xx is the receiver refusing: not retried)."""
+    from lineage.models import Project
+
+    project = Project.objects.filter(pk=project_id).only("webhook_url").first()
+    if project is None or not project.webhook_url:
+        return None
+    return webhooks.post_json(project.webhook_url, payload)
+
+
+@shared_task
+def find_expired_data() -> int:
+    """Daily: tell owners about data kept past its retention date (run by beat)."""
+    from lineage import governance
+
+    return governance.notify_expired_data()
 
 
 def _fail(job: Job, message: str) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lineage import views
+from lineage import lineage_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -51,4 +51,7 @@ urlpatterns = [
     path("jobs/", views.job_list, name="job-list"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/retry", views.job_retry, name="job-retry"),
+    path("lineage/", lineage_pages.lineage_graph, name="lineage-graph"),
+    path("lineage/downstream", lineage_pages.lineage_downstream, name="lineage-downstream"),
+    path("lineage/upstream", lineage_pages.lineage_upstream, name="lineage-upstream"),
 ]

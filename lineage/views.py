@@ -15,9 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from lineage import charts, services
+from lineage import charts, governance, services
 from lineage.api.serializers import set_tags
-from lineage.choices import Role
+from lineage.choices import ReviewState, Role
 from lineage.filtersets import DatasetFilterSet, JobFilterSet, RegisteredModelFilterSet
 from lineage.forms import (
     DatasetForm,
@@ -41,11 +41,13 @@ from lineage.models import (
 from lineage.permissions import (
     can_administer,
     can_contribute,
+    can_see_dataset,
     visible_dataset_versions,
     visible_datasets,
     visible_jobs,
     visible_projects,
 )
+from lineage.propagation import classify
 
 PAGE_SIZE = 25
 
@@ -300,6 +302,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .select_related("model", "training_dataset_version")
             .order_by("-created_at")[:20],
             "can_contribute": can_contribute(request.user, dataset.project),
+            "classification": classify(dataset, request.user),
             **_profile_context(latest),
         },
     )
@@ -369,6 +372,8 @@ def dataset_version_detail(request: HttpRequest, pk: int, version: int) -> HttpR
             "jobs": _jobs_for(dataset_version)[:10],
             "trained_models": dataset_version.trained_model_versions.select_related("model"),
             "can_contribute": can_contribute(request.user, dataset.project),
+            "can_administer": can_administer(request.user, dataset.project),
+            "classification": classify(dataset_version, request.user),
             **_profile_context(dataset_version),
         },
     )
@@ -523,6 +528,7 @@ def _visible_model_version(request: HttpRequest, pk: int, version: int) -> Model
         ModelVersion.objects.select_related(
             "model__project",
             "created_by",
+            "produced_by_run__job",
             "training_dataset_version__dataset",
             "evaluation_dataset_version__dataset",
         ).prefetch_related(
@@ -538,16 +544,41 @@ def _visible_model_version(request: HttpRequest, pk: int, version: int) -> Model
 
 def model_version_detail(request: HttpRequest, pk: int, version: int) -> HttpResponse:
     model_version = _visible_model_version(request, pk, version)
+    project = model_version.model.project
+    # Reviews and their checklists (which name the data) are for project members.
+    is_member = project.role_of(request.user) is not None
+    reviews = (
+        list(model_version.reviews.select_related("requested_by", "reviewer")) if is_member else []
+    )
+    pending = next((review for review in reviews if review.state == ReviewState.PENDING), None)
+    training = model_version.training_dataset_version
+    evaluation = model_version.evaluation_dataset_version
     return render(
         request,
         "lineage/model_version_detail.html",
         {
             "model": model_version.model,
-            "project": model_version.model.project,
+            "project": project,
             "version": model_version,
             "packages": sorted((model_version.packages or {}).items()),
-            "stage_form": StageChangeForm(initial={"stage": model_version.stage}),
-            "can_contribute": can_contribute(request.user, model_version.model.project),
+            "stage_form": StageChangeForm(
+                initial={"stage": model_version.stage}
+                if model_version.stage != "production"
+                else {"stage": "archived"}
+            ),
+            "can_contribute": can_contribute(request.user, project),
+            "can_administer": can_administer(request.user, project),
+            # Names of data the user may not see stay hidden, even as training data.
+            "training_visible": training is None or can_see_dataset(request.user, training.dataset),
+            "evaluation_visible": evaluation is None
+            or can_see_dataset(request.user, evaluation.dataset),
+            "classification": classify(model_version, request.user),
+            "pending_review": pending,
+            "past_reviews": [review for review in reviews if review is not pending],
+            "can_decide": pending is not None
+            and pending.requested_by_id != request.user.pk
+            and project.has_role(request.user, Role.REVIEWER),
+            "is_requester": pending is not None and pending.requested_by_id == request.user.pk,
         },
     )
 
@@ -557,13 +588,18 @@ def model_version_stage(request: HttpRequest, pk: int, version: int) -> HttpResp
     model_version = _visible_model_version(request, pk, version)
     _require(can_contribute(request.user, model_version.model.project))
     form = StageChangeForm(request.POST)
-    if form.is_valid():
-        model_version.change_stage(
-            form.cleaned_data["stage"], request.user, form.cleaned_data["comment"]
+    if not form.is_valid():
+        messages.error(
+            request, "Choose staging, archived or none; production needs an approved review."
+        )
+        return redirect(model_version)
+    try:
+        governance.change_stage(
+            model_version, form.cleaned_data["stage"], request.user, form.cleaned_data["comment"]
         )
         messages.success(request, f"Version {version} is now {model_version.get_stage_display()}.")
-    else:
-        messages.error(request, "Choose a valid stage.")
+    except governance.GovernanceError as exc:
+        messages.error(request, exc.message)
     return redirect(model_version)
 
 

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from lineage.choices import Role, Stage
+from lineage.choices import Role, Sensitivity, Stage
 from lineage.models import (
     Dataset,
     DatasetVersion,
@@ -101,6 +101,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
+    has_webhook = serializers.SerializerMethodField()
     dataset_count = serializers.IntegerField(read_only=True)
     model_count = serializers.IntegerField(read_only=True)
     members = MembershipSerializer(source="memberships", many=True, read_only=True)
@@ -112,6 +113,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "name",
             "slug",
             "description",
+            "webhook_url",
+            "has_webhook",
             "dataset_count",
             "model_count",
             "members",
@@ -119,6 +122,12 @@ class ProjectSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        # The URL may carry a secret token: it is written, never read back.
+        extra_kwargs = {"webhook_url": {"write_only": True}}
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_has_webhook(self, obj: Project) -> bool:
+        return bool(obj.webhook_url)
 
     @transaction.atomic
     def create(self, validated_data: dict[str, Any]) -> Project:
@@ -149,6 +158,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "tags",
             "sensitivity",
             "retain_until",
+            "column_sensitivity",
             "namespace",
             "source_name",
             "is_external",
@@ -158,6 +168,18 @@ class DatasetSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["namespace", "source_name", "created_at", "updated_at"]
+
+    def validate_column_sensitivity(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('Give {"column": "pii", ...}.')
+        allowed = set(Sensitivity.values)
+        for column, sensitivity in value.items():
+            if sensitivity not in allowed:
+                choices = ", ".join(sorted(allowed))
+                raise serializers.ValidationError(
+                    f"Column '{column}': '{sensitivity}' is not one of {choices}."
+                )
+        return {str(column): str(sensitivity) for column, sensitivity in value.items()}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         project = attrs.get("project") or getattr(self.instance, "project", None)
@@ -222,6 +244,8 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "download_url",
+            "destroyed_at",
+            "destruction_reason",
         ]
         read_only_fields = fields
 
@@ -240,6 +264,7 @@ class DatasetVersionDetailSerializer(DatasetVersionSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class VisibleDatasetField(serializers.PrimaryKeyRelatedField):
     """A dataset id among those the user may see: another project's PII dataset reads as
     missing, like any id that does not exist."""
@@ -437,6 +462,9 @@ class ModelVersionMetadataSerializer(serializers.Serializer):
     framework_version = serializers.CharField(required=False, allow_blank=True, default="")
     packages = PackagesField(required=False)
     signature = FeatureSerializer(many=True, required=False)
+    pipeline_run_id = serializers.UUIDField(
+        required=False, help_text="The OpenLineage runId of the training run that made it."
+    )
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -446,6 +474,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     stage_history = StageTransitionSerializer(source="stage_transitions", many=True, read_only=True)
+    produced_by_run = serializers.SlugRelatedField(slug_field="run_id", read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -466,6 +495,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "training_dataset_version",
             "evaluation_dataset_version",
             "target_column",
+            "produced_by_run",
             "code_repository",
             "code_commit",
             "python_version",
@@ -474,6 +504,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "stage",
             "stage_changed_at",
             "stage_history",
+            "needs_review",
+            "needs_review_reason",
             "created_by",
             "created_at",
         ]
@@ -547,3 +579,44 @@ class JobSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_result_url(self, obj: Job) -> str | None:
         return obj.result_url
+
+
+class ClassificationField(serializers.SerializerMethodField):
+    """Which sensitivities and tags reach the object along lineage, and through which path
+    (computed on read; see lineage.propagation)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(method_name="get_classification", **kwargs)
+
+
+class ClassifiedMixin:
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "highest_sensitivity": {"type": "string", "nullable": True},
+                "sensitivities": {"type": "array", "items": {"type": "object"}},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+        }
+    )
+    def get_classification(self, obj: Any) -> dict[str, Any]:
+        from lineage.propagation import classify
+
+        request = self.context.get("request")  # type: ignore[attr-defined]
+        return classify(obj, getattr(request, "user", None)).as_dict()
+
+
+class DatasetDetailSerializer(ClassifiedMixin, DatasetSerializer):
+    classification = ClassificationField()
+
+    class Meta(DatasetSerializer.Meta):
+        fields = [*DatasetSerializer.Meta.fields, "classification"]
+
+
+class ModelVersionDetailSerializer(ClassifiedMixin, ModelVersionSerializer):
+    classification = ClassificationField()
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "classification"]
+        read_only_fields = fields

@@ -13,8 +13,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from lineage import services
+from lineage import governance, services
 from lineage.api import serializers as api
+from lineage.api.governance_views import governance_error
 from lineage.filtersets import (
     DatasetFilterSet,
     DatasetVersionFilterSet,
@@ -102,6 +103,11 @@ class DatasetViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
     search_fields = ["name", "description", "source_name"]
     ordering_fields = ["name", "created_at", "updated_at", "sensitivity"]
 
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "retrieve":
+            return api.DatasetDetailSerializer
+        return api.DatasetSerializer
+
     def perform_destroy(self, instance: Dataset) -> None:
         refuse_protected_delete(instance)
 
@@ -113,6 +119,15 @@ class DatasetViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
             .with_version_summary()
             .order_by("project__name", "name")
         )
+
+
+class DestroyDataSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why the data is destroyed (kept in the tombstone).")
+
+
+class DestroyDataResultSerializer(serializers.Serializer):
+    version = api.DatasetVersionSerializer()
+    flagged_model_versions = serializers.ListField(child=serializers.IntegerField())
 
 
 class DatasetVersionViewSet(
@@ -198,6 +213,30 @@ class DatasetVersionViewSet(
         job = services.reprofile(version, request.user)
         return Response(api.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=DestroyDataSerializer, responses={200: DestroyDataResultSerializer})
+    @action(detail=True, methods=["post"], url_path="destroy-data")
+    def destroy_data(self, request: Request, pk: str | None = None) -> Response:
+        """Delete the stored data, keep a tombstone (hash, schema, who, why), and flag every
+        model version built on it "needs review". Needs the admin role."""
+        version = self.get_object()
+        incoming = DestroyDataSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            result = governance.destroy_dataset_version(
+                version, request.user, incoming.validated_data["reason"]
+            )
+        except governance.GovernanceError as exc:
+            raise governance_error(exc) from exc
+        body = {
+            "version": api.DatasetVersionSerializer(
+                result.version, context={"request": request}
+            ).data,
+            "flagged_model_versions": [
+                model_version.pk for model_version in result.flagged_model_versions
+            ],
+        }
+        return Response(body)
+
 
 class RegisteredModelViewSet(AnnotatedWritesMixin, viewsets.ModelViewSet):
     serializer_class = api.RegisteredModelSerializer
@@ -236,7 +275,7 @@ class ModelVersionViewSet(
     def get_queryset(self) -> QuerySet[ModelVersion]:
         return (
             ModelVersion.objects.filter(model__project__in=visible_projects(self.request.user))
-            .select_related("model__project", "created_by")
+            .select_related("model__project", "created_by", "produced_by_run")
             .prefetch_related(
                 Prefetch(
                     "stage_transitions",
@@ -271,16 +310,26 @@ class ModelVersionViewSet(
     )
     @action(detail=True, methods=["post"])
     def stage(self, request: Request, pk: str | None = None) -> Response:
-        """Move the version to another stage; the history records who and when."""
+        """Move the version to staging, archived or none; the history records who and when.
+        Production is reached only through an approved review (/api/v1/reviews/)."""
         version = self.get_object()
-        if not can_contribute(request.user, version.model.project):
-            self.permission_denied(request, message=CatalogPermission.message)
         change = api.StageChangeSerializer(data=request.data)
         change.is_valid(raise_exception=True)
-        version.change_stage(
-            change.validated_data["stage"], request.user, change.validated_data["comment"]
-        )
+        try:
+            governance.change_stage(
+                version,
+                change.validated_data["stage"],
+                request.user,
+                change.validated_data["comment"],
+            )
+        except governance.GovernanceError as exc:
+            raise governance_error(exc) from exc
         return Response(api.ModelVersionSerializer(self.get_queryset().get(pk=version.pk)).data)
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "retrieve":
+            return api.ModelVersionDetailSerializer
+        return api.ModelVersionSerializer
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):

@@ -21,6 +21,11 @@ BADGE_CLASS = {
     "profiling failed": "bad",
     "drifted": "drift",
     "needs review": "review",
+    "approved": "ok",
+    "rejected": "bad",
+    "withdrawn": "idle",
+    "pii": "bad",
+    "confidential": "warn",
     "staging": "review",
     "queued": "busy",
     "running": "busy",
@@ -32,8 +37,6 @@ BADGE_CLASS = {
     "not stored here": "idle",
     "public": "idle",
     "internal": "idle",
-    "confidential": "warn",
-    "pii": "bad",
 }
 
 

@@ -610,16 +610,20 @@ def test_a_stage_change_is_recorded_with_who_and_when(
 
 def test_promoting_a_second_version_archives_the_first(
     api_client_for: Callable[[User], APIClient],
+    contributor: User,
     reviewer: User,
     classifier: RegisteredModel,
     register_version: Callable[..., ModelVersion],
 ) -> None:
-    client = api_client_for(reviewer)
+    requester, decider = api_client_for(contributor), api_client_for(reviewer)
     first = register_version(classifier)
     second = register_version(classifier)
-    client.post(f"{VERSIONS}{first.pk}/stage/", {"stage": "production"}, format="json")
-
-    response = client.post(f"{VERSIONS}{second.pk}/stage/", {"stage": "production"}, format="json")
+    for version in (first, second):
+        review = requester.post("/api/v1/reviews/", {"model_version": version.pk}, format="json")
+        assert review.status_code == 201, review.data
+        response = decider.post(
+            f"/api/v1/reviews/{review.data['id']}/approve/", {"comment": "ok"}, format="json"
+        )
 
     assert response.status_code == 200
     first.refresh_from_db()
@@ -631,8 +635,26 @@ def test_promoting_a_second_version_archives_the_first(
     assert archived.changed_by == reviewer
     assert "version 2" in archived.comment
     assert ModelVersion.objects.filter(model=classifier, stage="production").count() == 1
-    shown = client.get(f"{MODELS}{classifier.pk}/")
+    shown = decider.get(f"{MODELS}{classifier.pk}/")
     assert shown.data["production_version"] == 2
+
+
+def test_the_stage_endpoint_never_moves_a_version_to_production(
+    api_client_for: Callable[[User], APIClient],
+    owner: User,
+    classifier: RegisteredModel,
+    register_version: Callable[..., ModelVersion],
+) -> None:
+    version = register_version(classifier)
+
+    response = api_client_for(owner).post(
+        f"{VERSIONS}{version.pk}/stage/", {"stage": "production"}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert "approved review" in str(response.data)
+    version.refresh_from_db()
+    assert version.stage == "none"
 
 
 @pytest.mark.parametrize("actor", ["viewer", "outsider"])
@@ -647,7 +669,7 @@ def test_a_viewer_or_outsider_cannot_change_a_stage(
     version = register_version(classifier)
 
     response = api_client_for(request.getfixturevalue(actor)).post(
-        f"{VERSIONS}{version.pk}/stage/", {"stage": "production"}, format="json"
+        f"{VERSIONS}{version.pk}/stage/", {"stage": "staging"}, format="json"
     )
 
     assert response.status_code == 403

@@ -924,27 +924,42 @@ def test_the_stage_form_moves_a_version_and_records_it(
     classifier: RegisteredModel,
     register_version: Callable[..., ModelVersion],
 ) -> None:
-    first = register_version(classifier)
-    first.change_stage("production", reviewer)
+    register_version(classifier)
     register_version(classifier)
     client = signed_in(reviewer)
 
     response = client.post(
         f"/models/{classifier.pk}/versions/2/stage",
-        {"stage": "production", "comment": "Beats v1 on recall"},
+        {"stage": "staging", "comment": "Shadow traffic first"},
     )
 
     assert response.status_code == 302
     assert response["Location"] == f"/models/{classifier.pk}/versions/2/"
     assert dict(classifier.versions.values_list("version", "stage")) == {
-        1: "archived",
-        2: "production",
+        1: "none",
+        2: "staging",
     }
     transition = StageTransition.objects.filter(model_version__version=2).get()
-    assert (transition.changed_by, transition.comment) == (reviewer, "Beats v1 on recall")
+    assert (transition.changed_by, transition.comment) == (reviewer, "Shadow traffic first")
     page = client.get(response["Location"]).content.decode()
-    assert "Beats v1 on recall" in page
+    assert "Shadow traffic first" in page
     assert "rita" in page
+
+
+def test_the_stage_form_does_not_move_a_version_to_production(
+    owner: User, classifier: RegisteredModel, register_version: Callable[..., ModelVersion]
+) -> None:
+    register_version(classifier)
+    client = signed_in(owner)
+
+    page = client.get(f"/models/{classifier.pk}/versions/1/").content.decode()
+    response = client.post(
+        f"/models/{classifier.pk}/versions/1/stage", {"stage": "production"}, follow=True
+    )
+
+    assert '<option value="production"' not in page
+    assert "production needs an approved review" in response.content.decode()
+    assert classifier.versions.get().stage == "none"
 
 
 def test_the_stage_form_refuses_an_unknown_stage(
@@ -957,7 +972,9 @@ def test_the_stage_form_refuses_an_unknown_stage(
     )
 
     assert response.status_code == 302
-    assert messages_of(response) == ["Choose a valid stage."]
+    assert messages_of(response) == [
+        "Choose staging, archived or none; production needs an approved review."
+    ]
     assert not StageTransition.objects.exists()
 
 
