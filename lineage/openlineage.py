@@ -519,6 +519,20 @@ def _record(event: ParsedEvent, project: Project | None, user: Any) -> IngestRes
     # on each other's half-created rows.
     named = sorted({(d.namespace, d.name) for d in [*event.inputs, *event.outputs]})
     datasets = {identity: _dataset_for(*identity, project=project) for identity in named}
+    for parsed in event.outputs:
+        # Writing a version into another project's dataset needs a role there; the
+        # refusal rolls the whole event back and does not name data the caller can't see.
+        target = datasets[parsed.namespace, parsed.name]
+        if not can_contribute(user, target.project):
+            shown = (
+                f"{parsed.namespace}/{parsed.name}"
+                if can_see_dataset(user, target)
+                else ("an output dataset")
+            )
+            raise IngestForbidden(
+                f"{shown} belongs to a project where you cannot add versions (contributor "
+                "role needed)."
+            )
     for parsed in event.inputs:
         _link_input(datasets[parsed.namespace, parsed.name], run)
     versions = [

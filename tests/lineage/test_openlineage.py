@@ -820,3 +820,25 @@ def test_an_external_uri_is_formed_only_when_it_names_the_same_dataset_back(
     namespace: str, name: str, uri: str
 ) -> None:
     assert external_uri_for(namespace, name) == uri
+
+
+@pytest.mark.django_db
+def test_an_outsider_cannot_write_a_version_into_another_projects_dataset(
+    api_client_for: Callable[[User], APIClient],
+    outsider: User,
+    project: Project,
+    contributor: User,
+) -> None:
+    target = Dataset.objects.create(project=project, name="features", sensitivity="pii")
+    services.create_external_dataset_version(
+        target, f"{FEATURES[0]}/{FEATURES[1]}", user=contributor
+    )
+    before = row_counts()
+
+    response = post(api_client_for(outsider), start_event())
+
+    assert response.status_code == 403
+    assert "an output dataset" in str(response.json())  # not named: the outsider can't see it
+    assert FEATURES[1] not in str(response.json())
+    assert row_counts() == before
+    assert target.versions.count() == 1
