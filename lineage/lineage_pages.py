@@ -132,8 +132,20 @@ def _recent_starts(request: HttpRequest) -> dict[str, Any]:
     return {"recent_model_versions": model_versions, "recent_datasets": datasets}
 
 
+def _with_defaults(request: HttpRequest, **defaults: int) -> Any:
+    """The query string with the depths it leaves out filled in, so the selects show the
+    depths actually used (a bound form would otherwise show its first choice)."""
+    if not request.GET:
+        return None
+    data = request.GET.copy()
+    for name, value in defaults.items():
+        if not data.get(name):
+            data[name] = str(value)
+    return data
+
+
 def lineage_graph(request: HttpRequest) -> HttpResponse:
-    form = GraphForm(request.GET or None)
+    form = GraphForm(_with_defaults(request, upstream_depth=2, downstream_depth=2))
     context: dict[str, Any] = {"form": form}
     if not form.names_a_node():
         return render(request, "lineage/lineage_graph.html", {**context, **_recent_starts(request)})
@@ -180,7 +192,7 @@ def lineage_upstream(request: HttpRequest) -> HttpResponse:
 
 
 def _walk_page(request: HttpRequest, direction: graph.Direction) -> HttpResponse:
-    form = WalkForm(request.GET or None)
+    form = WalkForm(_with_defaults(request, depth=10))
     context: dict[str, Any] = {"form": form, "direction": direction}
     if not form.names_a_node():
         return render(request, "lineage/lineage_walk.html", {**context, **_recent_starts(request)})

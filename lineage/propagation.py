@@ -69,11 +69,15 @@ class Classification:
             return None
         return max((reach.sensitivity for reach in self.sensitivities), key=RANK.__getitem__)
 
+    @property
+    def tag_names(self) -> list[str]:
+        return sorted({reach.tag for reach in self.tags})
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "highest_sensitivity": self.highest,
             "sensitivities": [reach.as_dict() for reach in self.sensitivities],
-            "tags": sorted({reach.tag for reach in self.tags}),
+            "tags": self.tag_names,
         }
 
 

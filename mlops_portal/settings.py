@@ -217,7 +217,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "lineage.choices.Stage"},
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "lineage.choices.Stage",
+        "AuditActionEnum": "lineage.choices.AuditAction",
+    },
 }
 
 LOGGING = {

@@ -3,8 +3,10 @@ model trained on each, registered with metrics, parameters, environment and line
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
 import tempfile
+import uuid
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,11 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from lineage import services
+from lineage import capture, governance, openlineage, services
 from lineage.api.serializers import set_tags
-from lineage.choices import ModelTask, Role, Sensitivity, Stage
+from lineage.choices import EdgeKind, ModelTask, Role, Sensitivity, Stage
 from lineage.demo.transactions import FEATURES, TARGET, make_transactions
-from lineage.models import Dataset, Membership, Project, RegisteredModel
+from lineage.models import Dataset, DatasetVersion, Membership, Project, RegisteredModel
 from mlops_portal.celery import app as celery_app
 
 CATEGORICAL = ["merchant_category", "country", "channel"]
@@ -114,7 +116,8 @@ class Command(BaseCommand):
             return
         # Profile inline so the demo's pages have their charts before the worker starts.
         celery_app.conf.task_always_eager = True
-        self.load(admin, rows)
+        with transaction.atomic():  # a failed load leaves nothing, and runs again next time
+            self.load(admin, rows)
         self.stdout.write(self.style.SUCCESS("Demo data loaded: project 'Card fraud detection'."))
 
     def load(self, admin: Any, rows: int) -> None:
@@ -176,6 +179,7 @@ class Command(BaseCommand):
             ("2026-10-01", 0.02, "October transactions"),
         ]
         versions = []
+        data_versions = []
         for index, (start, shift, note) in enumerate(months, start=1):
             frame = make_transactions(rows, seed=index, start=start, fraud_shift=shift)
             upload = ContentFile(
@@ -204,5 +208,94 @@ class Command(BaseCommand):
                 user=admin,
             )
             versions.append(version)
+            data_versions.append(data_version)
         versions[0].change_stage(Stage.PRODUCTION, admin, "First model in production.")
         versions[1].change_stage(Stage.STAGING, admin, "Candidate trained on October data.")
+        self.load_lineage_and_governance(project, admin, data_versions, versions, external)
+
+    def load_lineage_and_governance(
+        self,
+        project: Project,
+        admin: Any,
+        data_versions: list[Any],
+        model_versions: list[Any],
+        merchant_risk: Dataset,
+    ) -> None:
+        """The pipeline behind the monthly extracts (reported as OpenLineage events), so the
+        graph shows that the model was trained on PII; a production review waiting; and
+        data kept past its retention date."""
+        merchant_risk.refresh_from_db()  # its namespace and name came with its first version
+        cardholders = Dataset.objects.create(
+            project=project,
+            name="cardholders",
+            description="Card holders from core banking: names, e-mails, addresses.",
+            owner=admin,
+            sensitivity=Sensitivity.PII,
+        )
+        set_tags(cardholders, ["customers", "core-banking"])
+        services.create_external_dataset_version(
+            cardholders,
+            "postgres://core-banking:5432/bank/public/cardholders",
+            user=admin,
+            schema=[
+                {"name": "cardholder_id", "type": "integer"},
+                {"name": "email", "type": "string"},
+                {"name": "birth_date", "type": "date"},
+            ],
+        )
+        for index, data_version in enumerate(data_versions, start=1):
+            month = data_version.description.split()[0].lower()
+            run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo-extract-{index}"))
+            common = {
+                "producer": "https://github.com/apache/airflow/tree/providers-openlineage",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                "run": {"runId": run_id},
+                "job": {"namespace": "airflow-payments", "name": "fraud.monthly_extract"},
+                "inputs": [
+                    {
+                        "namespace": "postgres://core-banking:5432",
+                        "name": "bank.public.cardholders",
+                    },
+                    {"namespace": merchant_risk.namespace, "name": merchant_risk.source_name},
+                ],
+                "outputs": [
+                    {
+                        "namespace": "s3://payments-lake",
+                        "name": f"extracts/transactions-{month}.csv",
+                    }
+                ],
+            }
+            started = data_version.created_at - dt.timedelta(minutes=20)
+            for event_type, at in (
+                ("START", started),
+                ("COMPLETE", started + dt.timedelta(minutes=12)),
+            ):
+                openlineage.ingest_event(
+                    {**common, "eventType": event_type, "eventTime": at.isoformat()},
+                    user=admin,
+                    project_slug=project.slug,
+                )
+            extract = DatasetVersion.objects.get(produced_by_run__run_id=run_id)
+            # The uploaded CSV is that extract, so the graph continues into the model.
+            capture.link(extract, data_version, EdgeKind.DERIVED_FROM)
+        dana = get_user_model().objects.get(username="dana")
+        governance.request_review(
+            model_versions[1], dana, "Better recall on October data; shadow traffic looked fine."
+        )
+        chargebacks = Dataset.objects.create(
+            project=project,
+            name="chargebacks-2024",
+            description="Chargeback disputes of 2024, kept for the audit of last year's model.",
+            owner=admin,
+            sensitivity=Sensitivity.CONFIDENTIAL,
+            retain_until=dt.date(2026, 6, 30),
+        )
+        frame = make_transactions(500, seed=9, start="2024-03-01")[
+            ["transaction_id", "total_value"]
+        ]
+        services.create_dataset_version_from_upload(
+            chargebacks,
+            ContentFile(frame.to_csv(index=False).encode(), name="chargebacks-2024.csv"),
+            user=admin,
+            description="Closed disputes",
+        )
