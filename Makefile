@@ -40,6 +40,7 @@ format: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_profiling.py
 	$(BIN)/python bench/bench_dataset_version_list.py
+	$(BIN)/python bench/bench_lineage.py
 
 clean:
 	rm -rf $(VENV) var
