@@ -16,6 +16,7 @@ from lineage.choices import Role, Sensitivity, Stage
 from lineage.models import (
     Dataset,
     DatasetVersion,
+    Deployment,
     Job,
     Membership,
     ModelVersion,
@@ -620,3 +621,38 @@ class ModelVersionDetailSerializer(ClassifiedMixin, ModelVersionSerializer):
     class Meta(ModelVersionSerializer.Meta):
         fields = [*ModelVersionSerializer.Meta.fields, "classification"]
         read_only_fields = fields
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    """Where a model version serves; recording one adds it to the lineage graph."""
+
+    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "model_version",
+            "name",
+            "environment",
+            "endpoint",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = ["created_by", "created_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["model_version"].queryset = ModelVersion.objects.filter(
+                model__project__in=visible_projects(request.user)
+            ).select_related("model__project")
+
+    def validate_model_version(self, version: ModelVersion) -> ModelVersion:
+        if not can_contribute(self.context["request"].user, version.model.project):
+            raise serializers.ValidationError(
+                "You need the contributor role in this project to record deployments."
+            )
+        return version

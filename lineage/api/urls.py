@@ -12,6 +12,7 @@ router.register("dataset-versions", views.DatasetVersionViewSet, basename="datas
 router.register("models", views.RegisteredModelViewSet, basename="registeredmodel")
 router.register("model-versions", views.ModelVersionViewSet, basename="modelversion")
 router.register("jobs", views.JobViewSet, basename="job")
+router.register("deployments", views.DeploymentViewSet, basename="deployment")
 router.register("audit-log", AuditEntryViewSet, basename="auditentry")
 
 urlpatterns = router.urls

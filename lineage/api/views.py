@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, ProtectedError, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -13,7 +14,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from lineage import governance, services
+from lineage import capture, governance, services
 from lineage.api import serializers as api
 from lineage.api.governance_views import governance_error
 from lineage.filtersets import (
@@ -27,6 +28,7 @@ from lineage.filtersets import (
 from lineage.models import (
     Dataset,
     DatasetVersion,
+    Deployment,
     Job,
     Membership,
     ModelVersion,
@@ -356,3 +358,30 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
             raise serializers.ValidationError("Only a failed job can be retried.")
         job.refresh_from_db()
         return Response(api.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DeploymentViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Deployments of model versions (recorded by a release pipeline); each is a node of
+    the lineage graph, downstream of its model version."""
+
+    serializer_class = api.DeploymentSerializer
+    filterset_fields = ["model_version", "environment"]
+
+    def get_queryset(self) -> QuerySet[Deployment]:
+        return (
+            Deployment.objects.filter(
+                model_version__model__project__in=visible_projects(self.request.user)
+            )
+            .select_related("model_version", "created_by")
+            .order_by("-created_at", "-pk")
+        )
+
+    @transaction.atomic
+    def perform_create(self, serializer: Any) -> None:
+        deployment = serializer.save(created_by=self.request.user)
+        capture.capture_deployment(deployment)

@@ -468,3 +468,32 @@ def test_the_lineage_endpoints_are_in_the_schema(admin_client: Any) -> None:
     assert {"type", "id", "namespace", "name", "depth", "kinds", "limit"} <= parameters
     graph_parameters = {p["name"] for p in paths[GRAPH]["get"]["parameters"]}
     assert {"upstream_depth", "downstream_depth"} <= graph_parameters
+
+
+def test_a_recorded_deployment_is_downstream_of_its_model_version(
+    api_client_for: Callable[[User], APIClient],
+    contributor: User,
+    viewer: User,
+    classifier: RegisteredModel,
+    register_version: Callable[..., ModelVersion],
+) -> None:
+    version = register_version(classifier)
+    client = api_client_for(contributor)
+
+    created = client.post(
+        "/api/v1/deployments/",
+        {"model_version": version.pk, "name": "fraud-api", "environment": "production"},
+        format="json",
+    )
+    refused = api_client_for(viewer).post(
+        "/api/v1/deployments/", {"model_version": version.pk, "name": "x"}, format="json"
+    )
+    downstream = client.get(
+        "/api/v1/lineage/downstream", {"type": "model_version", "id": version.pk}
+    )
+
+    assert created.status_code == 201, created.data
+    assert refused.status_code == 400 and "contributor role" in str(refused.data)
+    assert Deployment.objects.count() == 1
+    labels = [node["label"] for node in downstream.data["nodes"]]
+    assert labels == ["fraud-api (production)"]
