@@ -15,9 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from lineage import governance
+from lineage.api.serializers import VisibleModelVersionField
 from lineage.choices import ReviewState
-from lineage.models import ModelVersion, Notification, Review
-from lineage.permissions import member_projects, visible_projects
+from lineage.models import Notification, Review
+from lineage.permissions import member_projects
 
 
 def governance_error(exc: governance.GovernanceError) -> exceptions.APIException:
@@ -27,7 +28,7 @@ def governance_error(exc: governance.GovernanceError) -> exceptions.APIException
 
 
 class ReviewSerializer(serializers.ModelSerializer):
-    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
+    model_version = VisibleModelVersionField()
     model_version_label = serializers.CharField(source="model_version.__str__", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -63,14 +64,6 @@ class ReviewSerializer(serializers.ModelSerializer):
             "decided_at",
             "decision_comment",
         ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["model_version"].queryset = ModelVersion.objects.filter(
-                model__project__in=visible_projects(request.user)
-            ).select_related("model__project")
 
 
 class DecisionSerializer(serializers.Serializer):

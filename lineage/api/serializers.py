@@ -274,6 +274,16 @@ class VisibleDatasetField(serializers.PrimaryKeyRelatedField):
         return visible_datasets(self.context["request"].user).select_related("project")
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleModelVersionField(serializers.PrimaryKeyRelatedField):
+    """A model version id among the projects the user may see."""
+
+    def get_queryset(self) -> Any:
+        return ModelVersion.objects.filter(
+            model__project__in=visible_projects(self.context["request"].user)
+        ).select_related("model__project")
+
+
 class DatasetVersionCreateSerializer(serializers.Serializer):
     """Either a `file` (multipart) or an `external_uri` (JSON), for one dataset."""
 
@@ -626,7 +636,7 @@ class ModelVersionDetailSerializer(ClassifiedMixin, ModelVersionSerializer):
 class DeploymentSerializer(serializers.ModelSerializer):
     """Where a model version serves; recording one adds it to the lineage graph."""
 
-    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
+    model_version = VisibleModelVersionField()
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -641,14 +651,6 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["created_by", "created_at"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["model_version"].queryset = ModelVersion.objects.filter(
-                model__project__in=visible_projects(request.user)
-            ).select_related("model__project")
 
     def validate_model_version(self, version: ModelVersion) -> ModelVersion:
         if not can_contribute(self.context["request"].user, version.model.project):
