@@ -482,6 +482,14 @@ class StageTransition(models.Model):
         return f"{self.model_version}: {self.from_stage} → {self.to_stage}"
 
 
+class JobQuerySet(models.QuerySet["Job"]):
+    def for_target(self, target: models.Model) -> JobQuerySet:
+        """The jobs that worked on `target`, newest first."""
+        return self.filter(
+            target_type=ContentType.objects.get_for_model(target), target_id=target.pk
+        ).order_by("-created_at", "-pk")
+
+
 class Job(models.Model):
     """A background operation (profiling now; quality runs and drift analyses later):
     its state, progress and a readable error, shown in the UI and the API."""
@@ -504,6 +512,8 @@ class Job(models.Model):
     # The Celery task that claimed the job: if its worker dies, the broker redelivers that
     # same task, which may then take the job over again.
     worker_task_id = models.CharField(max_length=255, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

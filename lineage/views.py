@@ -71,11 +71,7 @@ def _contributable_projects(user: Any) -> QuerySet[Project]:
 
 
 def _jobs_for(target: Any) -> QuerySet[Job]:
-    from django.contrib.contenttypes.models import ContentType
-
-    return Job.objects.filter(
-        target_type=ContentType.objects.get_for_model(target), target_id=target.pk
-    ).select_related("created_by")
+    return Job.objects.for_target(target).select_related("created_by")
 
 
 # Home and projects -----------------------------------------------------------------------

@@ -199,7 +199,7 @@ class DatasetVersionViewSet(
         except services.CatalogError as exc:
             raise_catalog_error(exc)
         body = api.DatasetVersionDetailSerializer(version, context={"request": request}).data
-        job = Job.objects.filter(target_id=version.pk, job_type="profile_dataset_version").first()
+        job = Job.objects.for_target(version).first()
         body["job"] = job.pk if job else None
         return Response(body, status=status.HTTP_201_CREATED)
 

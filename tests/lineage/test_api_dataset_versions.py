@@ -540,14 +540,14 @@ def test_an_outsider_reads_internal_versions_but_not_confidential_ones(
     dataset: Dataset,
     add_version: Callable[..., DatasetVersion],
 ) -> None:
-    confidential = add_version(dataset)
-    Dataset.objects.filter(pk=dataset.pk).update(sensitivity="internal")
-    internal = add_version(Dataset.objects.get(pk=dataset.pk))
-    Dataset.objects.filter(pk=dataset.pk).update(sensitivity="confidential")
+    confidential = add_version(dataset)  # the fixture's dataset is confidential
+    merchants = Dataset.objects.create(
+        project=dataset.project, name="merchants", sensitivity="internal"
+    )
+    internal = add_version(merchants)
     client = api_client_for(outsider)
 
     assert client.get(detail_url(confidential)).status_code == 404
-    Dataset.objects.filter(pk=dataset.pk).update(sensitivity="internal")
     response = client.get(detail_url(internal))
 
     assert response.status_code == 200
