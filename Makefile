@@ -41,6 +41,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_profiling.py
 	$(BIN)/python bench/bench_dataset_version_list.py
 	$(BIN)/python bench/bench_lineage.py
+	$(BIN)/python bench/bench_quality.py
+	$(BIN)/python bench/bench_quality_suggest.py
 
 clean:
 	rm -rf $(VENV) var
