@@ -17,6 +17,12 @@ import plotly.io as pio
 COLOURS = {"primary": "#2f5d8a", "muted": "#9aa9b8", "warning": "#c27c0e", "failed": "#b3261e"}
 
 
+QUALITY_RINGS = {
+    "failed": ("Quality failed", "#b3261e"),
+    "warning": ("Quality warning", "#c27c0e"),
+}
+
+
 def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     return {
         "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}},
@@ -33,7 +39,7 @@ def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, A
 def _as_dict(figure: go.Figure) -> dict[str, Any]:
     # Plotly validates the figure; JSON turns numpy values into plain lists.
     as_json = pio.to_json(figure, validate=True, remove_uids=True)
-    result = json.loads(as_json)
+    result: dict[str, Any] = json.loads(as_json)
     result["layout"].pop("template", None)
     return result
 
@@ -285,6 +291,26 @@ def lineage_graph_figure(
                 hovertemplate="%{hovertext}<extra></extra>",
             )
         )
+    # A dataset version that failed (or warned on) its quality checks gets a ring, so a bad
+    # version stands out wherever it sits in the flow.
+    for status, (name, ring) in QUALITY_RINGS.items():
+        flagged = [node for node in nodes if getattr(node, "quality_status", None) == status]
+        if flagged:
+            traces.append(
+                go.Scatter(
+                    x=[positions[node.id][0] for node in flagged],
+                    y=[positions[node.id][1] for node in flagged],
+                    mode="markers",
+                    name=name,
+                    hoverinfo="skip",
+                    marker={
+                        "symbol": "circle-open",
+                        "size": [30 if node.id in roots else 22 for node in flagged],
+                        "color": ring,
+                        "line": {"width": 3},
+                    },
+                )
+            )
     present = {node.sensitivity for node in nodes}
     for sensitivity, (name, outline) in SENSITIVE_OUTLINES.items():
         if sensitivity in present:
@@ -348,5 +374,8 @@ def _node_hover(node: Any, is_root: bool) -> str:
     ]
     if node.sensitivity:
         lines.append(f"sensitivity: {SENSITIVITY_NAMES.get(node.sensitivity, node.sensitivity)}")
+    quality = getattr(node, "quality_status", None)
+    if quality:
+        lines.append(f"quality: {quality.replace('_', ' ')}")
     lines.append("click to open")
     return "<br>".join(lines)

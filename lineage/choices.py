@@ -54,6 +54,16 @@ class Stage(models.TextChoices):
 
 class JobType(models.TextChoices):
     PROFILE_DATASET_VERSION = "profile_dataset_version", "Profile dataset version"
+    RUN_QUALITY_SUITE = "run_quality_suite", "Run quality checks"
+
+
+class QualityStatus(models.TextChoices):
+    """A dataset version's data quality gate: the outcome of its latest quality run."""
+
+    NOT_CHECKED = "not_checked", "Not checked"
+    PASSED = "passed", "Passed"
+    WARNING = "warning", "Warning"
+    FAILED = "failed", "Failed"
 
 
 class JobState(models.TextChoices):
@@ -120,3 +130,4 @@ class NotificationKind(models.TextChoices):
     DATA_DESTROYED = "data_destroyed", "Data destroyed"
     REVIEW_REQUESTED = "review_requested", "Review requested"
     REVIEW_DECIDED = "review_decided", "Review decided"
+    QUALITY_FAILED = "quality_failed", "Quality checks failed"

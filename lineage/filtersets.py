@@ -14,6 +14,7 @@ from lineage.choices import (
     JobType,
     ModelTask,
     ProfileStatus,
+    QualityStatus,
     Sensitivity,
     Stage,
 )
@@ -70,6 +71,7 @@ class DatasetVersionFilterSet(django_filters.FilterSet):
     # Not `format`: DRF reserves `?format=` for choosing the response's renderer.
     file_format = django_filters.ChoiceFilter(field_name="format", choices=DataFormat.choices)
     profile_status = django_filters.ChoiceFilter(choices=ProfileStatus.choices)
+    quality_status = django_filters.ChoiceFilter(choices=QualityStatus.choices)
     destroyed = django_filters.BooleanFilter(
         field_name="destroyed_at", lookup_expr="isnull", exclude=True, label="Destroyed"
     )
@@ -93,6 +95,7 @@ class DatasetVersionFilterSet(django_filters.FilterSet):
             "version",
             "file_format",
             "profile_status",
+            "quality_status",
             "sha256",
             "source",
         ]

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from lineage.choices import NotificationKind, ReviewState, Role, Stage
+from lineage.choices import NotificationKind, QualityStatus, ReviewState, Role, Stage
 from lineage.models import (
     DatasetVersion,
     ModelVersion,
@@ -119,7 +119,12 @@ def _sensitive_data_item(version: ModelVersion) -> ChecklistItem:
 
 
 def _training_data_item(version: ModelVersion) -> ChecklistItem:
-    training = version.training_dataset_version
+    # Read afresh: quality runs and destruction change the version after it was loaded.
+    training = (
+        DatasetVersion.objects.select_related("dataset")
+        .filter(pk=version.training_dataset_version_id)
+        .first()
+    )
     if training is None:
         return ChecklistItem(
             "training_data", "Training data", "warning", "No training data is recorded."
@@ -132,13 +137,21 @@ def _training_data_item(version: ModelVersion) -> ChecklistItem:
             f"{training} was destroyed on {training.destroyed_at:%Y-%m-%d}: the model cannot be "
             "reproduced.",
         )
-    # Data quality checks arrive with the quality suites; until then the status says so.
-    status = getattr(training, "quality_status", None) or "not checked"
+    # The quality gate of the training data (monitoring's latest run on that version).
+    status = training.quality_status
+    details = {
+        QualityStatus.PASSED: "passed its quality checks",
+        QualityStatus.WARNING: "passed its quality gate with warnings",
+        QualityStatus.FAILED: "FAILED its quality checks: the model learned from data that "
+        "breaks its dataset's rules",
+        QualityStatus.NOT_CHECKED: "was not checked: its dataset has no quality suite or "
+        "no run has finished",
+    }
     return ChecklistItem(
         "training_data",
         "Training data quality",
-        status if status in ("passed", "warning", "failed") else "not checked",
-        f"{training}: quality {status}.",
+        "not checked" if status == QualityStatus.NOT_CHECKED else status,
+        f"{training} {details.get(status, status)}.",
     )
 
 

@@ -556,6 +556,7 @@ class NodeInfo:
     project_slug: str | None
     sensitivity: str | None
     visible: bool
+    quality_status: str | None = None  # dataset versions: their quality gate
 
 
 @dataclass(frozen=True)
@@ -582,6 +583,7 @@ class ListedNode:
     sensitivity: str | None
     depth: int
     path: list[PathStep] = field(default_factory=list)
+    quality_status: str | None = None
 
 
 def graph_page_url(node_type: str, object_id: int) -> str:
@@ -694,12 +696,12 @@ def describe(nodes: Iterable[Any], user: Any) -> dict[int, NodeInfo]:
         visible_projects(user).filter(pk__in=project_ids).values_list("pk", flat=True)
     )
     versions = {
-        pk: (dataset_id, number)
-        for pk, dataset_id, number in DatasetVersion.objects.filter(
+        pk: (dataset_id, number, quality)
+        for pk, dataset_id, number, quality in DatasetVersion.objects.filter(
             pk__in=by_kind[NodeKind.DATASET_VERSION]
-        ).values_list("pk", "dataset_id", "version")
+        ).values_list("pk", "dataset_id", "version", "quality_status")
     }
-    dataset_ids = by_kind[NodeKind.DATASET] | {dataset_id for dataset_id, _ in versions.values()}
+    dataset_ids = by_kind[NodeKind.DATASET] | {dataset_id for dataset_id, _, _ in versions.values()}
     sensitivity = dict(Dataset.objects.filter(pk__in=dataset_ids).values_list("pk", "sensitivity"))
     seen_datasets = set(
         visible_datasets(user).filter(pk__in=dataset_ids).values_list("pk", flat=True)
@@ -714,12 +716,13 @@ def describe(nodes: Iterable[Any], user: Any) -> dict[int, NodeInfo]:
     for node in nodes:
         url = graph_page_url(node.kind, node.object_id)
         dataset_id = None
+        quality = None
         if node.kind == NodeKind.DATASET:
             dataset_id = node.object_id
             if dataset_id in sensitivity:
                 url = reverse("dataset-detail", args=[dataset_id])
         elif node.kind == NodeKind.DATASET_VERSION and node.object_id in versions:
-            dataset_id, number = versions[node.object_id]
+            dataset_id, number, quality = versions[node.object_id]
             url = reverse("dataset-version-detail", args=[dataset_id, number])
         elif node.kind == NodeKind.MODEL_VERSION and node.object_id in model_versions:
             url = reverse("model-version-detail", args=model_versions[node.object_id])
@@ -731,6 +734,7 @@ def describe(nodes: Iterable[Any], user: Any) -> dict[int, NodeInfo]:
             project_slug=slugs.get(node.project_id),
             sensitivity=sensitivity.get(dataset_id) if dataset_id is not None else None,
             visible=visible,
+            quality_status=quality,
         )
     return infos
 
@@ -767,6 +771,7 @@ def listed_nodes(
                 sensitivity=info.sensitivity,
                 depth=node.depth,
                 path=path,
+                quality_status=info.quality_status,
             )
         )
     return listed, hidden

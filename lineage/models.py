@@ -25,6 +25,7 @@ from lineage.choices import (
     NodeKind,
     NotificationKind,
     ProfileStatus,
+    QualityStatus,
     ReviewState,
     Role,
     RunState,
@@ -226,6 +227,8 @@ class DatasetVersion(models.Model):
             "destroyed_at",
             "destroyed_by",
             "destruction_reason",
+            "quality_status",
+            "quality_checked_at",
         }
     )
 
@@ -264,6 +267,12 @@ class DatasetVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     destruction_reason = models.TextField(blank=True)
+    # The outcome of the latest quality run (monitoring app), kept here so every list, page,
+    # filter and gate reads it without a join.
+    quality_status = models.CharField(
+        max_length=20, choices=QualityStatus.choices, default=QualityStatus.NOT_CHECKED
+    )
+    quality_checked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -277,7 +286,7 @@ class DatasetVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "version"], name="unique_dataset_version")
         ]
-        indexes = [models.Index(fields=["created_at"])]
+        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["quality_status"])]
 
     def __str__(self) -> str:
         return f"{self.dataset.name} v{self.version}"
@@ -287,7 +296,8 @@ class DatasetVersion(models.Model):
             update_fields = kwargs.get("update_fields")
             if update_fields is None or not set(update_fields) <= self.MUTABLE_FIELDS:
                 raise ImmutableError(
-                    "A dataset version is immutable; only its profile can change after creation."
+                    "A dataset version is immutable; only its profile and quality status "
+                    "can change after creation."
                 )
         super().save(*args, **kwargs)
 

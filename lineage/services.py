@@ -228,16 +228,21 @@ def reprofile(version: DatasetVersion, user: Any) -> Job:
 
 def retry_job(job: Job) -> bool:
     """Queue a failed job again (the retry button)."""
-    from lineage.tasks import dispatch
+    from lineage.tasks import RETRY_HOOKS, dispatch
 
     if not job.requeue():
         return False
-    if job.job_type == JobType.PROFILE_DATASET_VERSION:
-        DatasetVersion.objects.filter(pk=job.target_id).update(
-            profile_status=ProfileStatus.PENDING, profile_error=""
-        )
+    hook = RETRY_HOOKS.get(job.job_type)
+    if hook is not None:
+        hook(job)
     transaction.on_commit(lambda: dispatch(job.pk))
     return True
+
+
+def mark_profiling_pending(job: Job) -> None:
+    DatasetVersion.objects.filter(pk=job.target_id).update(
+        profile_status=ProfileStatus.PENDING, profile_error=""
+    )
 
 
 def profile_dataset_version(job: Job) -> None:

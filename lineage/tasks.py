@@ -27,6 +27,29 @@ HANDLERS: dict[str, Callable[[Job], None]] = {
 FAILURE_HOOKS: dict[str, Callable[[Job, str], None]] = {
     JobType.PROFILE_DATASET_VERSION: services.mark_profiling_failed,
 }
+RETRY_HOOKS: dict[str, Callable[[Job], None]] = {
+    JobType.PROFILE_DATASET_VERSION: services.mark_profiling_pending,
+}
+
+
+def register_job_type(
+    job_type: str,
+    handler: Callable[[Job], None],
+    *,
+    on_failure: Callable[[Job, str], None] | None = None,
+    on_retry: Callable[[Job], None] | None = None,
+    user_facing_errors: tuple[type[Exception], ...] = (),
+) -> None:
+    """Let another app (monitoring) run its jobs through the same claimed `run_job` task,
+    so every background operation shares one Job table, progress bar and retry button."""
+    global USER_FACING_ERRORS
+    HANDLERS[job_type] = handler
+    if on_failure is not None:
+        FAILURE_HOOKS[job_type] = on_failure
+    if on_retry is not None:
+        RETRY_HOOKS[job_type] = on_retry
+    USER_FACING_ERRORS = tuple(dict.fromkeys(USER_FACING_ERRORS + user_facing_errors))
+
 
 # A queued job older than this was probably never delivered (broker down at the time).
 REDISPATCH_AFTER = timedelta(minutes=2)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "lineage",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -220,6 +221,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "lineage.choices.Stage",
         "AuditActionEnum": "lineage.choices.AuditAction",
+        "QualityStatusEnum": "lineage.choices.QualityStatus",
+        "JobStateEnum": "lineage.choices.JobState",
+        "ReviewStateEnum": "lineage.choices.ReviewState",
+        "RunStateEnum": "lineage.choices.RunState",
     },
 }
 

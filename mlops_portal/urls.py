@@ -9,10 +9,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("lineage.api.urls")),
     path("api/v1/", include("lineage.api.governance_urls")),
+    path("api/v1/", include("monitoring.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("audit/", include("lineage.audit_urls")),
+    path("quality/", include("monitoring.urls")),
     path("", include("lineage.governance_urls")),
     path("", include("lineage.urls")),
 ]

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lineage import graph
-from lineage.choices import EdgeKind, NodeKind, Sensitivity
+from lineage.choices import EdgeKind, NodeKind, QualityStatus, Sensitivity
 
 # Parameters --------------------------------------------------------------------------------
 
@@ -142,6 +142,11 @@ class LineageNodeSerializer(serializers.Serializer):
     url = serializers.CharField(help_text="The object's page.")
     sensitivity = serializers.ChoiceField(
         choices=Sensitivity.choices, allow_null=True, help_text="Datasets and their versions."
+    )
+    quality_status = serializers.ChoiceField(
+        choices=QualityStatus.choices,
+        allow_null=True,
+        help_text="Dataset versions: the outcome of their latest quality run.",
     )
     depth = serializers.IntegerField(
         help_text="Edges from the start; in the graph, negative upstream."

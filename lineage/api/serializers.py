@@ -240,6 +240,8 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "schema",
             "profile_status",
             "profile_error",
+            "quality_status",
+            "quality_checked_at",
             "source",
             "description",
             "created_by",

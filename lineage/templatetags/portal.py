@@ -3,6 +3,7 @@ and pagination links that keep the current filters."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import template
@@ -41,6 +42,9 @@ BADGE_CLASS = {
     "pending": "busy",
     "profiling": "busy",
     "not checked": "idle",
+    "errored": "err",
+    "fail": "bad",
+    "warn": "warn",
     "none": "idle",
     "archived": "idle",
     "not stored here": "idle",
@@ -104,3 +108,9 @@ def number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
     return str(value)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """A JSON value indented for a <pre> block (escaped by the template as usual)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

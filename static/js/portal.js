@@ -2,9 +2,9 @@
 (function () {
   "use strict";
 
-  function drawCharts() {
+  function drawCharts(root) {
     if (!window.Plotly) return;
-    document.querySelectorAll("[data-plotly]").forEach(function (element) {
+    (root || document).querySelectorAll("[data-plotly]").forEach(function (element) {
       var source = document.getElementById(element.dataset.plotly);
       if (!source) return;
       var figure = JSON.parse(source.textContent);
@@ -46,8 +46,38 @@
     poll();
   }
 
+  // The check editor's live preview: the form is posted as it changes and the server
+  // answers with the preview's HTML (same rules as saving; nothing is stored).
+  function livePreview(form) {
+    var target = document.getElementById("check-preview");
+    var timer = null;
+    var latest = 0;
+    function refresh() {
+      var ticket = ++latest;
+      var data = new FormData(form);
+      fetch(form.dataset.previewUrl, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": data.get("csrfmiddlewaretoken") },
+      })
+        .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+        .then(function (html) {
+          if (ticket !== latest) return; // an older answer arriving late
+          target.innerHTML = html;
+          drawCharts(target);
+        })
+        .catch(function () {});
+    }
+    function schedule() { clearTimeout(timer); timer = setTimeout(refresh, 500); }
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
+    var checkForm = document.getElementById("check-form");
+    if (checkForm && checkForm.dataset.previewUrl) livePreview(checkForm);
     document.querySelectorAll("[data-job-id]").forEach(watchJob);
   });
 })();

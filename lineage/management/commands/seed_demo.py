@@ -1,5 +1,6 @@
-"""Load the demo: a card-fraud project with two versions of a transactions dataset and a
-model trained on each, registered with metrics, parameters, environment and lineage."""
+"""Load the demo: a card-fraud project with three versions of a transactions dataset, a
+model trained on each of the first two (registered with metrics, parameters, environment
+and lineage), and a quality suite that the third version fails."""
 
 from __future__ import annotations
 
@@ -32,12 +33,25 @@ from sklearn.preprocessing import OneHotEncoder
 
 from lineage import capture, governance, openlineage, services
 from lineage.api.serializers import set_tags
-from lineage.choices import EdgeKind, ModelTask, Role, Sensitivity, Stage
+from lineage.choices import EdgeKind, JobState, ModelTask, Role, Sensitivity, Stage
 from lineage.demo.transactions import FEATURES, TARGET, make_transactions
-from lineage.models import Dataset, DatasetVersion, Membership, Project, RegisteredModel
+from lineage.models import Dataset, DatasetVersion, Job, Membership, Project, RegisteredModel
 from mlops_portal.celery import app as celery_app
 
 CATEGORICAL = ["merchant_category", "country", "channel"]
+
+
+def run_queued_jobs() -> None:
+    """Run the queued jobs here and now, in order, so the demo's pages have their profiles
+    and quality results before the worker starts."""
+    from lineage.tasks import run_job
+
+    for job_id in (
+        Job.objects.filter(state=JobState.QUEUED).order_by("pk").values_list("pk", flat=True)
+    ):
+        run_job(job_id)
+
+
 NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]
 
 
@@ -209,9 +223,44 @@ class Command(BaseCommand):
             )
             versions.append(version)
             data_versions.append(data_version)
+        self.load_quality(admin, dataset, data_versions, rows)
         versions[0].change_stage(Stage.PRODUCTION, admin, "First model in production.")
         versions[1].change_stage(Stage.STAGING, admin, "Candidate trained on October data.")
         self.load_lineage_and_governance(project, admin, data_versions, versions, external)
+
+    def load_quality(
+        self, admin: Any, dataset: Dataset, data_versions: list[Any], rows: int
+    ) -> None:
+        """A quality suite suggested from September's profile, and November's extract, where
+        field agents typed -1 in total_value to flag transactions for follow-up: its run
+        fails the quality gate and shows the rows."""
+        from monitoring import services as quality_services
+        from monitoring.choices import RunTrigger
+
+        run_queued_jobs()  # the profiles the suggestions are made from
+        september = data_versions[0]
+        september.refresh_from_db()
+        suggestions = quality_services.suggested_checks(september)
+        quality_services.save_suite(
+            dataset,
+            [suggestion.check for suggestion in suggestions],
+            user=admin,
+            change_note="Suggested from the profile of v1 and accepted",
+            description="Rules every monthly extract must follow before training uses it.",
+            run_latest=False,
+        )
+        for version in data_versions:
+            quality_services.start_quality_run(version, user=admin, trigger=RunTrigger.SUITE_CHANGE)
+        frame = make_transactions(rows, seed=3, start="2026-11-01", fraud_shift=0.02)
+        flagged = np.random.default_rng(3).random(len(frame)) < 0.03
+        frame.loc[flagged, "total_value"] = -1.0
+        services.create_dataset_version_from_upload(
+            dataset,
+            ContentFile(frame.to_csv(index=False).encode(), name="transactions-2026-11.csv"),
+            user=admin,
+            description="November transactions (agents flagged some with -1)",
+        )
+        run_queued_jobs()  # profiling, and the quality runs the new version started
 
     def load_lineage_and_governance(
         self,

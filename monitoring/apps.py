@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    """Data quality (check suites, runs, the quality gate); drift and serving come next."""
+
+    name = "monitoring"
+    verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from lineage import profiling
+        from lineage.choices import JobType
+        from lineage.tasks import register_job_type
+        from monitoring import services, signals  # noqa: F401  (connect receivers)
+
+        register_job_type(
+            JobType.RUN_QUALITY_SUITE,
+            services.execute_quality_run,
+            on_failure=services.mark_quality_run_failed,
+            on_retry=services.mark_quality_run_queued,
+            user_facing_errors=(profiling.DataFileError, services.QualityError),
+        )

@@ -1,0 +1,178 @@
+"""Data quality: a dataset's check suite (versioned), the runs of it over dataset versions,
+and each check's result. The checks themselves are JSON dicts validated by
+`monitoring.checks`; the engine that runs them is `monitoring.quality`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from lineage.choices import JobState, QualityStatus
+from lineage.models import Dataset, DatasetVersion, ImmutableError
+from monitoring.choices import CheckOutcome, RunTrigger, ScheduleKind, Severity
+
+
+class QualitySuite(models.Model):
+    """The checks a dataset's versions must pass. Each change saves a new
+    `QualitySuiteVersion`, so a past run keeps pointing at the checks it ran."""
+
+    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, related_name="quality_suite")
+    description = models.TextField(blank=True)
+    run_on_new_versions = models.BooleanField(
+        default=True, help_text="Check every new version of the dataset as soon as it arrives."
+    )
+    current_version = models.PositiveIntegerField(default=0)
+    schedule_kind = models.CharField(
+        max_length=20, choices=ScheduleKind.choices, default=ScheduleKind.NONE
+    )
+    schedule_cron = models.CharField(max_length=100, blank=True)
+    # The django-celery-beat entry that runs the suite on the latest version on schedule.
+    periodic_task = models.OneToOneField(
+        PeriodicTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset__project__name", "dataset__name"]
+
+    def __str__(self) -> str:
+        return f"Quality suite of {self.dataset.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("quality-suite", args=[self.dataset_id])
+
+    @property
+    def latest(self) -> QualitySuiteVersion | None:
+        return self.versions.filter(version=self.current_version).first()
+
+    @property
+    def schedule_label(self) -> str:
+        if self.schedule_kind == ScheduleKind.CRON:
+            return f"cron {self.schedule_cron}"
+        return str(self.get_schedule_kind_display())
+
+
+class QualitySuiteVersion(models.Model):
+    """One immutable revision of a suite's checks."""
+
+    suite = models.ForeignKey(QualitySuite, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    checks = models.JSONField(default=list)
+    change_note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["suite", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["suite", "version"], name="unique_suite_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.suite.dataset.name} suite v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableError("A suite version is immutable; save a new version instead.")
+        super().save(*args, **kwargs)
+
+
+class QualityRunQuerySet(models.QuerySet["QualityRun"]):
+    def finished(self) -> QualityRunQuerySet:
+        return self.filter(state__in=[JobState.SUCCEEDED, JobState.FAILED])
+
+
+class QualityRun(models.Model):
+    """One run of a suite version over one dataset version. Its `status` is the quality
+    gate's verdict (passed, warning, failed); a run that could not read the data ends
+    failed, with `error` saying why."""
+
+    suite_version = models.ForeignKey(
+        QualitySuiteVersion, on_delete=models.CASCADE, related_name="runs"
+    )
+    dataset_version = models.ForeignKey(
+        DatasetVersion, on_delete=models.CASCADE, related_name="quality_runs"
+    )
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.QUEUED)
+    status = models.CharField(
+        max_length=20, choices=QualityStatus.choices, default=QualityStatus.NOT_CHECKED
+    )
+    trigger = models.CharField(max_length=20, choices=RunTrigger.choices)
+    error = models.TextField(blank=True)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    checks_passed = models.PositiveIntegerField(default=0)
+    checks_failed = models.PositiveIntegerField(default=0)
+    checks_warned = models.PositiveIntegerField(default=0)
+    checks_errored = models.PositiveIntegerField(default=0)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QualityRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["dataset_version", "-created_at"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Quality run #{self.pk} of {self.dataset_version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("quality-run", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (JobState.SUCCEEDED, JobState.FAILED)
+
+
+class QualityCheckResult(models.Model):
+    """What one check found in one run. `sample_rows` holds up to 20 failing rows as
+    they are in the data; PII columns are masked when read, per viewer."""
+
+    run = models.ForeignKey(QualityRun, on_delete=models.CASCADE, related_name="results")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    check_type = models.CharField(max_length=40)
+    column = models.CharField(max_length=500, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    outcome = models.CharField(max_length=10, choices=CheckOutcome.choices)
+    message = models.TextField(blank=True)
+    failing_count = models.BigIntegerField(null=True, blank=True)
+    failing_fraction = models.FloatField(null=True, blank=True)
+    observed = models.JSONField(default=dict, blank=True)
+    definition = models.JSONField(default=dict)
+    distribution = models.JSONField(null=True, blank=True)
+    sample_rows = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="unique_result_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.outcome}"
+
+    @property
+    def state_word(self) -> str:
+        """One word for the badge: a failed warn-level check is a warning."""
+        if self.outcome == CheckOutcome.FAILED and self.severity == Severity.WARN:
+            return "warning"
+        return str(self.outcome)
