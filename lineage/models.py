@@ -47,9 +47,17 @@ class ProjectQuerySet(models.QuerySet["Project"]):
 
 class DatasetQuerySet(models.QuerySet["Dataset"]):
     def with_version_summary(self) -> DatasetQuerySet:
-        """Each dataset with `version_count` and `latest_version`."""
+        """Each dataset with `version_count`, `latest_version` and `latest_quality` (the
+        quality status of its newest version)."""
+        newest_quality = (
+            DatasetVersion.objects.filter(dataset=models.OuterRef("pk"))
+            .order_by("-version")
+            .values("quality_status")[:1]
+        )
         return self.annotate(
-            version_count=models.Count("versions"), latest_version=Max("versions__version")
+            version_count=models.Count("versions"),
+            latest_version=Max("versions__version"),
+            latest_quality=models.Subquery(newest_quality),
         )
 
 

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from lineage.choices import Role, Sensitivity, Stage
+from lineage.choices import QualityStatus, Role, Sensitivity, Stage
 from lineage.models import (
     Dataset,
     DatasetVersion,
@@ -144,6 +144,12 @@ class DatasetSerializer(serializers.ModelSerializer):
     tags = TagListField(required=False)
     version_count = serializers.IntegerField(read_only=True)
     latest_version = serializers.IntegerField(read_only=True)
+    latest_quality = serializers.ChoiceField(
+        choices=QualityStatus.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="The quality status of the newest version.",
+    )
     is_external = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -165,6 +171,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "is_external",
             "version_count",
             "latest_version",
+            "latest_quality",
             "created_at",
             "updated_at",
         ]

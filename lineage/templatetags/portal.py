@@ -111,6 +111,19 @@ def number(value: Any) -> str:
 
 
 @register.filter
+def quality_label(value: Any) -> str:
+    """A stored quality status as its word ("failed" → "Failed"); empty without one."""
+    from lineage.choices import QualityStatus
+
+    if not value:
+        return ""
+    try:
+        return str(QualityStatus(value).label)
+    except ValueError:
+        return str(value)
+
+
+@register.filter
 def pretty_json(value: Any) -> str:
     """A JSON value indented for a <pre> block (escaped by the template as usual)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
