@@ -67,6 +67,8 @@ class DatasetFilterSet(django_filters.FilterSet):
 
 
 class DatasetVersionFilterSet(django_filters.FilterSet):
+    # An id, not a choice list: the list would name every dataset, restricted ones too.
+    dataset = django_filters.NumberFilter(field_name="dataset_id", label="Dataset id")
     project = django_filters.CharFilter(field_name="dataset__project__slug", label="Project (slug)")
     # Not `format`: DRF reserves `?format=` for choosing the response's renderer.
     file_format = django_filters.ChoiceFilter(field_name="format", choices=DataFormat.choices)

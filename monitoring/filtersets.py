@@ -15,6 +15,9 @@ class QualitySuiteFilterSet(django_filters.FilterSet):
         field_name="dataset__name", lookup_expr="icontains", label="Dataset"
     )
 
+    # Ids, not choice lists: a choice list would name every dataset, restricted ones too.
+    dataset = django_filters.NumberFilter(field_name="dataset_id", label="Dataset id")
+
     class Meta:
         model = QualitySuite
         fields = ["project", "dataset", "q"]
@@ -24,7 +27,12 @@ class QualityRunFilterSet(django_filters.FilterSet):
     project = django_filters.CharFilter(
         field_name="dataset_version__dataset__project__slug", label="Project (slug)"
     )
-    dataset = django_filters.NumberFilter(field_name="dataset_version__dataset_id", label="Dataset")
+    dataset = django_filters.NumberFilter(
+        field_name="dataset_version__dataset_id", label="Dataset id"
+    )
+    dataset_version = django_filters.NumberFilter(
+        field_name="dataset_version_id", label="Dataset version id"
+    )
     status = django_filters.ChoiceFilter(choices=QualityStatus.choices, label="Quality status")
     state = django_filters.ChoiceFilter(choices=JobState.choices, label="Run state")
     trigger = django_filters.ChoiceFilter(choices=RunTrigger.choices)

@@ -125,6 +125,29 @@ def save_suite(
     return suite
 
 
+def delete_suite(suite: QualitySuite, *, user: Any) -> None:
+    """Delete a suite with its versions, runs and schedule. Its versions go back to "not
+    checked": a status no run explains any more would mislead the gate."""
+    with transaction.atomic():
+        version_ids = list(
+            QualityRun.objects.filter(suite_version__suite=suite)
+            .values_list("dataset_version_id", flat=True)
+            .distinct()
+        )
+        audit.record(
+            AuditAction.DELETE,
+            suite,
+            before={"suite_version": suite.current_version},
+            actor=user,
+            project=suite.dataset.project_id,
+        )
+        if suite.periodic_task is not None:
+            suite.periodic_task.delete()
+        suite.delete()
+        for version_id in version_ids:
+            refresh_version_status(version_id)
+
+
 def latest_checkable_version(dataset: Dataset) -> DatasetVersion | None:
     """The newest version with a stored file (external and destroyed data cannot be read)."""
     return (
@@ -529,6 +552,22 @@ def masked_observed(
             if key in observed:
                 observed[key] = MASK
     return observed
+
+
+def masked_message(
+    message: str,
+    column: str | None,
+    dataset: Dataset,
+    *,
+    reveal: bool,
+    failing_count: int | None = None,
+) -> str:
+    """Messages quote data (the most frequent unexpected values, the observed minimum):
+    for a PII column a non-member reads what failed, not the values."""
+    if reveal or not column or not _is_hidden(column, dataset):
+        return message
+    counted = f" {failing_count:,} failing row(s)." if failing_count else ""
+    return f"Values of {column} are PII and hidden from non-members.{counted}"
 
 
 def masked_distribution(

@@ -120,13 +120,15 @@ def suite_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
             else [],
             "settings_form": settings_form,
             "can_contribute": can_contribute(request.user, dataset.project),
-            "grid_figure": charts.check_grid_figure(_grid_cells(dataset)),
+            "grid_figure": charts.check_grid_figure(
+                _grid_cells(dataset, reveal=services.may_see_pii(request.user, dataset.project))
+            ),
             "trend_figure": charts.metric_trend_figure(_metric_points(dataset)),
         },
     )
 
 
-def _grid_cells(dataset: Dataset) -> list[dict[str, Any]]:
+def _grid_cells(dataset: Dataset, *, reveal: bool) -> list[dict[str, Any]]:
     """The latest finished run of each of the newest versions, one cell per check."""
     versions = list(
         dataset.versions.order_by("-version").values_list("pk", "version")[:GRID_VERSIONS]
@@ -147,6 +149,8 @@ def _grid_cells(dataset: Dataset) -> list[dict[str, Any]]:
         "severity",
         "message",
         "failing_fraction",
+        "failing_count",
+        "column",
         "position",
     )
     return [
@@ -155,7 +159,13 @@ def _grid_cells(dataset: Dataset) -> list[dict[str, Any]]:
             "version": number[row["run__dataset_version_id"]],
             "outcome": row["outcome"],
             "severity": row["severity"],
-            "message": row["message"],
+            "message": services.masked_message(
+                row["message"],
+                row["column"],
+                dataset,
+                reveal=reveal,
+                failing_count=row["failing_count"],
+            ),
             "failing_fraction": row["failing_fraction"],
         }
         for row in sorted(results, key=lambda row: row["position"])
@@ -293,6 +303,9 @@ def _preview(request: HttpRequest, dataset: Dataset, check: dict[str, Any]) -> d
     result["sample_rows"] = services.masked_rows(result["sample_rows"], dataset, reveal=reveal)
     result["observed"] = services.masked_observed(
         result["observed"], column, dataset, reveal=reveal
+    )
+    result["message"] = services.masked_message(
+        result["message"], column, dataset, reveal=reveal, failing_count=result["failing_count"]
     )
     distribution = services.masked_distribution(
         result["distribution"], column, dataset, reveal=reveal
@@ -471,6 +484,13 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "result": result,
                 "observed": services.masked_observed(
                     result.observed, result.column, dataset, reveal=reveal
+                ),
+                "message": services.masked_message(
+                    result.message,
+                    result.column,
+                    dataset,
+                    reveal=reveal,
+                    failing_count=result.failing_count,
                 ),
                 "sample_rows": rows,
                 "sample_columns": _sample_columns(rows),

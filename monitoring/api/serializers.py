@@ -140,6 +140,7 @@ def _current_version(suite: QualitySuite) -> QualitySuiteVersion | None:
 class CheckResultSerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="check_type", read_only=True)
     state = serializers.CharField(source="state_word", read_only=True)
+    message = serializers.SerializerMethodField()
     observed = serializers.SerializerMethodField()
     sample_rows = serializers.SerializerMethodField()
     distribution = serializers.SerializerMethodField()
@@ -165,6 +166,16 @@ class CheckResultSerializer(serializers.ModelSerializer):
 
     def _reveal(self) -> bool:
         return bool(self.context.get("reveal_pii", False))
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_message(self, obj: QualityCheckResult) -> str:
+        return services.masked_message(
+            obj.message,
+            obj.column,
+            self.context["dataset"],
+            reveal=self._reveal(),
+            failing_count=obj.failing_count,
+        )
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_observed(self, obj: QualityCheckResult) -> dict[str, Any]:

@@ -79,15 +79,17 @@ class QualitySuiteViewSet(
         data = serializer.validated_data
         require_contributor(self.request, data["dataset"].project)
         try:
-            suite = services.save_suite(
-                data["dataset"],
-                data["checks"],
-                user=self.request.user,
-                change_note=data.get("change_note", ""),
-                description=data.get("description", ""),
-                run_on_new_versions=data.get("run_on_new_versions", True),
-            )
-            self._apply_schedule(suite, data)
+            # One transaction: a refused schedule leaves no suite behind.
+            with transaction.atomic():
+                suite = services.save_suite(
+                    data["dataset"],
+                    data["checks"],
+                    user=self.request.user,
+                    change_note=data.get("change_note", ""),
+                    description=data.get("description", ""),
+                    run_on_new_versions=data.get("run_on_new_versions", True),
+                )
+                self._apply_schedule(suite, data)
         except services.QualityError as exc:
             raise quality_error(exc) from exc
         serializer.instance = suite
@@ -119,10 +121,7 @@ class QualitySuiteViewSet(
             )
 
     def perform_destroy(self, instance: QualitySuite) -> None:
-        with transaction.atomic():
-            if instance.periodic_task is not None:
-                instance.periodic_task.delete()
-            instance.delete()
+        services.delete_suite(instance, user=self.request.user)
 
     @extend_schema(responses={200: api.QualitySuiteVersionSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -227,6 +226,9 @@ class CheckPreviewView(APIView):
         result["sample_rows"] = services.masked_rows(result["sample_rows"], dataset, reveal=reveal)
         result["observed"] = services.masked_observed(
             result["observed"], column, dataset, reveal=reveal
+        )
+        result["message"] = services.masked_message(
+            result["message"], column, dataset, reveal=reveal, failing_count=result["failing_count"]
         )
         result["distribution"] = services.masked_distribution(
             result["distribution"], column, dataset, reveal=reveal
