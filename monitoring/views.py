@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lineage import profiling
+from lineage.choices import QualityStatus
 from lineage.models import Dataset, DatasetVersion
 from lineage.permissions import can_contribute, visible_dataset_versions, visible_datasets
 from monitoring import charts, checks, services
@@ -112,6 +113,7 @@ def suite_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
             ],
             "check_types": checks.CHECK_TYPES.values(),
             "latest": latest,
+            "reference": _reference_version(dataset),
             "checkable": checkable,
             "runs": runs[:20],
             "jobs": [job for run in unfinished if (job := services.job_of(run))],
@@ -359,7 +361,9 @@ def suggest_page(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = _dataset(request, dataset_id)
     versions = dataset.versions.defer("profile").order_by("-version")
     chosen = request.GET.get("version") or request.POST.get("version")
-    version = dataset.versions.filter(version=chosen).first() if chosen else versions.first()
+    version = (
+        dataset.versions.filter(version=chosen).first() if chosen else _reference_version(dataset)
+    )
     if version is None:
         raise Http404("This dataset has no version to learn from.")
     error = ""
@@ -393,7 +397,9 @@ def suggest_page(request: HttpRequest, dataset_id: int) -> HttpResponse:
                 request, f"{len(accepted)} checks added from the profile of v{version.version}."
             )
             return redirect("quality-suite", dataset.pk)
-    existing = {check["name"] for check in (suite.latest.checks if suite and suite.latest else [])}
+    existing = {
+        check["name"]: check for check in (suite.latest.checks if suite and suite.latest else [])
+    }
     return render(
         request,
         "monitoring/suggest.html",
@@ -404,12 +410,30 @@ def suggest_page(request: HttpRequest, dataset_id: int) -> HttpResponse:
             "versions": versions,
             "error": error,
             "suggestions": [
-                (s, checks.describe_check(s.check), s.check["name"] in existing)
+                (s, checks.describe_check(s.check), _suggestion_state(s.check, existing))
                 for s in suggestions
             ],
             "can_contribute": can_contribute(request.user, dataset.project),
         },
     )
+
+
+def _reference_version(dataset: Dataset) -> DatasetVersion | None:
+    """The version to learn from by default: the newest that passed its quality gate, else
+    the newest not known to be bad, else the newest."""
+    versions = dataset.versions.defer("profile").order_by("-version")
+    return (
+        versions.filter(quality_status=QualityStatus.PASSED).first()
+        or versions.exclude(quality_status=QualityStatus.FAILED).first()
+        or versions.first()
+    )
+
+
+def _suggestion_state(check: dict[str, Any], existing: dict[str, dict[str, Any]]) -> str:
+    current = existing.get(check["name"])
+    if current is None:
+        return "new"
+    return "same" if current == check else "changed"
 
 
 @require_POST
