@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,8 +16,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lineage import profiling
-from lineage.choices import QualityStatus
-from lineage.models import Dataset, DatasetVersion
+from lineage.choices import JobState, JobType, QualityStatus
+from lineage.models import Dataset, DatasetVersion, Job
 from lineage.permissions import can_contribute, visible_dataset_versions, visible_datasets
 from monitoring import charts, checks, services
 from monitoring.choices import CheckOutcome, RunTrigger
@@ -80,16 +81,24 @@ def _latest_versions(dataset_ids: list[int]) -> dict[int, DatasetVersion]:
 
 def suite_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = _dataset(request, dataset_id)
+    # The unfinished jobs first: a run that ends while the page is built then still has
+    # its progress box, which reloads the page, rather than a status read before it ended.
+    runs = QualityRun.objects.filter(dataset_version__dataset=dataset)
+    active_jobs = list(
+        Job.objects.filter(
+            job_type=JobType.RUN_QUALITY_SUITE,
+            state__in=[JobState.QUEUED, JobState.RUNNING],
+            target_type=ContentType.objects.get_for_model(QualityRun),
+            target_id__in=runs.values("pk"),
+        ).order_by("-created_at")[:5]
+    )
     suite = _suite(dataset)
     latest = dataset.versions.defer("profile").order_by("-version").first()
     checkable = services.latest_checkable_version(dataset)
-    runs = (
-        QualityRun.objects.filter(dataset_version__dataset=dataset)
-        .select_related("dataset_version", "suite_version", "created_by")
-        .order_by("-created_at", "-pk")
+    runs = runs.select_related("dataset_version", "suite_version", "created_by").order_by(
+        "-created_at", "-pk"
     )
     current_checks = suite.latest.checks if suite and suite.latest else []
-    unfinished = [run for run in runs[:5] if not run.is_finished]
     settings_form = None
     if suite is not None:
         settings_form = SuiteSettingsForm(
@@ -116,7 +125,7 @@ def suite_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
             "reference": _reference_version(dataset),
             "checkable": checkable,
             "runs": runs[:20],
-            "jobs": [job for run in unfinished if (job := services.job_of(run))],
+            "jobs": active_jobs,
             "suite_versions": suite.versions.select_related("created_by").order_by("-version")[:20]
             if suite
             else [],
@@ -489,6 +498,11 @@ def suite_version_detail(request: HttpRequest, dataset_id: int, version: int) ->
 
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    # The job before the run: if the job is still going, its box reloads the page when it
+    # ends; if it has ended, so has the run read after it.
+    job = Job.objects.filter(
+        target_type=ContentType.objects.get_for_model(QualityRun), target_id=pk
+    ).first()
     run = get_object_or_404(
         visible_runs(request.user).select_related(
             "dataset_version__dataset__project", "suite_version", "created_by"
@@ -528,7 +542,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
     # What needs attention first: failures, then warnings, errors, and the passed checks.
     results.sort(key=lambda item: RESULT_ORDER.get(item["result"].state_word, 9))
-    job = services.job_of(run)
     return render(
         request,
         "monitoring/run_detail.html",
