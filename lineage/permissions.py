@@ -9,10 +9,11 @@ members) the admin role; deciding reviews the reviewer role; destroying data the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from rest_framework import permissions
 
 from lineage.choices import Role, Sensitivity
@@ -74,11 +75,20 @@ def visible_jobs(user: Any) -> QuerySet[Job]:
         return jobs
     if not getattr(user, "is_authenticated", False):
         return jobs.none()
-    on_visible_versions = Q(
-        target_type=ContentType.objects.get_for_model(DatasetVersion),
-        target_id__in=visible_dataset_versions(user).values("pk"),
-    )
-    return jobs.filter(Q(project_id__in=member_project_ids(user)) | on_visible_versions)
+    condition = Q(project_id__in=member_project_ids(user))
+    for model, visible in VISIBLE_JOB_TARGETS.items():
+        condition |= Q(
+            target_type=ContentType.objects.get_for_model(model),
+            target_id__in=visible(user).values("pk"),
+        )
+    return jobs.filter(condition)
+
+
+# What a non-member may follow the jobs of, by target model; other apps add theirs
+# (monitoring: quality runs on data the user may see).
+VISIBLE_JOB_TARGETS: dict[type[Model], Callable[[Any], QuerySet[Any]]] = {
+    DatasetVersion: visible_dataset_versions,
+}
 
 
 def can_see_dataset(user: Any, dataset: Dataset) -> bool:

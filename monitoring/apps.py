@@ -10,8 +10,11 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from lineage import profiling
         from lineage.choices import JobType
+        from lineage.permissions import VISIBLE_JOB_TARGETS
         from lineage.tasks import register_job_type
         from monitoring import services, signals  # noqa: F401  (connect receivers)
+        from monitoring.models import QualityRun
+        from monitoring.permissions import visible_runs
 
         register_job_type(
             JobType.RUN_QUALITY_SUITE,
@@ -20,3 +23,4 @@ class MonitoringConfig(AppConfig):
             on_retry=services.mark_quality_run_queued,
             user_facing_errors=(profiling.DataFileError, services.QualityError),
         )
+        VISIBLE_JOB_TARGETS[QualityRun] = visible_runs

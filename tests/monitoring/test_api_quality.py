@@ -800,6 +800,31 @@ def test_an_outsider_does_not_see_a_confidential_datasets_suite_or_runs(
     assert client.get(RUNS, {"dataset_version": failed_version.pk}).data["results"] == []
 
 
+def test_a_non_member_follows_the_job_of_a_run_on_data_they_may_see(
+    api_client_for: Callable[[User], APIClient],
+    outsider: User,
+    other_project: Project,
+    shared_failed_run: QualityRun,
+) -> None:
+    job = services.job_of(shared_failed_run)
+
+    response = api_client_for(outsider).get(f"/api/v1/jobs/{job.pk}/")
+
+    assert response.status_code == 200
+    assert response.data["job_type"] == "run_quality_suite"
+
+
+def test_an_outsider_cannot_follow_the_job_of_a_run_on_confidential_data(
+    api_client_for: Callable[[User], APIClient],
+    outsider: User,
+    other_project: Project,
+    failed_version: DatasetVersion,
+) -> None:
+    job = services.job_of(QualityRun.objects.get(dataset_version=failed_version))
+
+    assert api_client_for(outsider).get(f"/api/v1/jobs/{job.pk}/").status_code == 404
+
+
 @pytest.mark.parametrize("url", [SUITES, RUNS])
 def test_the_browsable_api_does_not_name_a_confidential_dataset_to_an_outsider(
     api_client_for: Callable[[User], APIClient],
