@@ -177,6 +177,13 @@ def start_quality_run(
         raise QualityError(
             f"{version.dataset.name} has no quality suite yet: add checks first.", "dataset"
         )
+    suite_version = suite.versions.get(version=suite.current_version)
+    if not suite_version.checks:
+        # A run of nothing would "pass" the version: the gate would claim what no check saw.
+        raise QualityError(
+            f"The quality suite of {version.dataset.name} has no checks: add some first.",
+            "dataset",
+        )
     if version.format == DataFormat.EXTERNAL:
         raise QualityError(
             f"{version} references data stored elsewhere: only stored versions can be checked.",
@@ -184,7 +191,7 @@ def start_quality_run(
         )
     with transaction.atomic():
         run = QualityRun.objects.create(
-            suite_version=suite.versions.get(version=suite.current_version),
+            suite_version=suite_version,
             dataset_version=version,
             trigger=trigger,
             created_by=_user_or_none(user),
@@ -370,7 +377,8 @@ def on_new_dataset_version(version: DatasetVersion) -> QualityRun | None:
     if (
         suite is None
         or not suite.run_on_new_versions
-        or suite.current_version == 0
+        or suite.latest is None
+        or not suite.latest.checks
         or not version.file
     ):
         return None
@@ -493,7 +501,7 @@ def _cron_fields(cron: str) -> tuple[str, str, str, str, str]:
 
 def run_scheduled(suite_id: int) -> QualityRun | None:
     suite = QualitySuite.objects.select_related("dataset").filter(pk=suite_id).first()
-    if suite is None or suite.current_version == 0:
+    if suite is None or suite.latest is None or not suite.latest.checks:
         return None
     latest = latest_checkable_version(suite.dataset)
     if latest is None:

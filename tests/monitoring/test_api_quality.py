@@ -469,6 +469,29 @@ def test_a_run_needs_a_suite(
     assert not QualityRun.objects.exists()
 
 
+def test_a_suite_without_checks_runs_nothing_and_passes_nothing(
+    api_client_for: Callable[[User], APIClient],
+    contributor: User,
+    clean_version: DatasetVersion,
+    upload_version: Callable[..., DatasetVersion],
+    next_clean_month: bytes,
+) -> None:
+    client = api_client_for(contributor)
+    created = client.post(
+        SUITES, {"dataset": clean_version.dataset_id, "checks": []}, format="json"
+    )
+    assert created.status_code == 201
+
+    response = client.post(RUNS, {"dataset_version": clean_version.pk}, format="json")
+    later = upload_version(clean_version.dataset, next_clean_month)
+
+    assert response.status_code == 400
+    assert "no checks" in str(response.data["dataset"])
+    assert not QualityRun.objects.exists()
+    later.refresh_from_db()
+    assert later.quality_status == "not_checked"
+
+
 # Bad input --------------------------------------------------------------------------------
 
 
