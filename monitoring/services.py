@@ -408,6 +408,19 @@ def suggested_checks(version: DatasetVersion) -> list[suggest.Suggestion]:
     return suggest.suggest_checks(version.profile)
 
 
+def suggestion_as_check(suggestion: suggest.Suggestion) -> dict[str, Any]:
+    """A suggested check ready for a suite, its reason kept as its description."""
+    return {
+        **suggestion.check,
+        "description": suggestion.check.get("description") or suggestion.reason,
+    }
+
+
+def suggested_suite(version: DatasetVersion) -> list[dict[str, Any]]:
+    """The suggested checks of a version, ready to be saved as a suite as they are."""
+    return [suggestion_as_check(suggestion) for suggestion in suggested_checks(version)]
+
+
 def preview_check(version: DatasetVersion, raw_check: Mapping[str, Any]) -> dict[str, Any]:
     """Run one check, not saved, against a stored version (the editor's live preview)."""
     try:

@@ -385,7 +385,9 @@ def suggest_page(request: HttpRequest, dataset_id: int) -> HttpResponse:
     if request.method == "POST":
         _require(can_contribute(request.user, dataset.project))
         picked = set(request.POST.getlist("accept"))
-        accepted = [s.check for s in suggestions if s.check["name"] in picked]
+        accepted = [
+            services.suggestion_as_check(s) for s in suggestions if s.check["name"] in picked
+        ]
         if not accepted:
             messages.error(request, "Select at least one check to add.")
         else:
@@ -419,7 +421,11 @@ def suggest_page(request: HttpRequest, dataset_id: int) -> HttpResponse:
             "versions": versions,
             "error": error,
             "suggestions": [
-                (s, checks.describe_check(s.check), _suggestion_state(s.check, existing))
+                (
+                    s,
+                    checks.describe_check(s.check),
+                    _suggestion_state(services.suggestion_as_check(s), existing),
+                )
                 for s in suggestions
             ],
             "can_contribute": can_contribute(request.user, dataset.project),

@@ -269,14 +269,14 @@ class QualityRunStartedSerializer(QualityRunSerializer):
         return JobSerializer(job).data if job else None
 
 
-class SuggestionSerializer(serializers.Serializer):
-    check = serializers.JSONField(help_text="A check definition, ready for a suite.")
-    reason = serializers.CharField(help_text="What was observed that led to the check.")
-
-
 class SuggestedSuiteSerializer(serializers.Serializer):
     dataset_version = serializers.IntegerField()
-    checks = SuggestionSerializer(many=True)
+    version = serializers.IntegerField(help_text="The dataset version's number.")
+    checks = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text="Check definitions, ready to POST as a suite's `checks`; each description "
+        "says what was observed.",
+    )
 
 
 class CheckPreviewRequestSerializer(serializers.Serializer):

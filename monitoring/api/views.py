@@ -178,7 +178,8 @@ class QualityRunViewSet(
 
 
 class SuggestedChecksView(APIView):
-    """A suggested suite, from a dataset version's stored profile."""
+    """A suggested suite, from a dataset version's stored profile: `checks` can be saved
+    as a suite as they are (each says in its description what was observed)."""
 
     @extend_schema(
         responses={
@@ -191,14 +192,11 @@ class SuggestedChecksView(APIView):
             visible_dataset_versions(request.user).select_related("dataset"), pk=pk
         )
         try:
-            suggestions = services.suggested_checks(version)
+            suggested = services.suggested_suite(version)
         except services.QualityError as exc:
             raise quality_error(exc) from exc
         return Response(
-            {
-                "dataset_version": version.pk,
-                "checks": [suggestion.as_dict() for suggestion in suggestions],
-            }
+            {"dataset_version": version.pk, "version": version.version, "checks": suggested}
         )
 
 

@@ -552,10 +552,7 @@ def test_accepting_suggestions_creates_the_suite_with_exactly_those_checks(
     contributor: User, clean_version: DatasetVersion
 ) -> None:
     picked = ["range:total_value", "unique:transaction_id", "allowed_values:channel"]
-    suggested = {
-        suggestion.check["name"]: suggestion.check
-        for suggestion in services.suggested_checks(clean_version)
-    }
+    suggested = {check["name"]: check for check in services.suggested_suite(clean_version)}
 
     response = signed_in(contributor).post(
         reverse("quality-suggest", args=[clean_version.dataset_id]),

@@ -240,10 +240,9 @@ class Command(BaseCommand):
         run_queued_jobs()  # the profiles the suggestions are made from
         september = data_versions[0]
         september.refresh_from_db()
-        suggestions = quality_services.suggested_checks(september)
         quality_services.save_suite(
             dataset,
-            [suggestion.check for suggestion in suggestions],
+            quality_services.suggested_suite(september),
             user=admin,
             change_note="Suggested from the profile of v1 and accepted",
             description="Rules every monthly extract must follow before training uses it.",
