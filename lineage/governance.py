@@ -266,6 +266,16 @@ def decide_review(review: Review, user: Any, *, approve: bool, comment: str) -> 
         )
     if not comment.strip():
         raise GovernanceError("Say why: a decision needs a comment.", 400)
+    training = DatasetVersion.objects.filter(pk=version.training_dataset_version_id).first()
+    if approve and training is not None and training.quality_status == QualityStatus.FAILED:
+        # The quality gate: data that fails its dataset's rules does not reach production
+        # through a model. Fix the data, or the suite if the rule is wrong, and check again.
+        raise GovernanceError(
+            f"{version} was trained on {training}, which failed its quality checks: it cannot "
+            "go to production. Fix the data (or the suite, if a rule is wrong) and run the "
+            "checks again, or reject this review.",
+            409,
+        )
     review.state = ReviewState.APPROVED if approve else ReviewState.REJECTED
     review.reviewer = user
     review.decided_at = timezone.now()

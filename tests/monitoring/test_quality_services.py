@@ -467,6 +467,46 @@ def test_the_review_checklist_reads_a_verdict_reached_after_training(
     assert checklist_item(trained, "training_data")["status"] == "failed"
 
 
+def test_a_model_trained_on_data_that_failed_its_checks_cannot_be_approved(
+    failed_version: DatasetVersion,
+    train_on: Callable[[DatasetVersion], ModelVersion],
+    contributor: User,
+    reviewer: User,
+) -> None:
+    trained = train_on(failed_version)
+    review = governance.request_review(trained, contributor, "Better recall.")
+
+    with pytest.raises(governance.GovernanceError) as refused:
+        governance.decide_review(review, reviewer, approve=True, comment="Looks fine.")
+
+    assert refused.value.status == 409
+    assert "failed its quality checks" in refused.value.message
+    trained.refresh_from_db()
+    assert trained.stage != "production"
+    review.refresh_from_db()
+    assert review.state == "pending"
+    # Rejecting stays possible: the reviewer can send it back.
+    governance.decide_review(review, reviewer, approve=False, comment="Data fails its gate.")
+    review.refresh_from_db()
+    assert review.state == "rejected"
+
+
+def test_a_model_trained_on_data_that_passed_can_be_approved(
+    suite: QualitySuite,
+    clean_version: DatasetVersion,
+    train_on: Callable[[DatasetVersion], ModelVersion],
+    contributor: User,
+    reviewer: User,
+) -> None:
+    trained = train_on(clean_version)
+    review = governance.request_review(trained, contributor, "First model.")
+
+    governance.decide_review(review, reviewer, approve=True, comment="Checked.")
+
+    trained.refresh_from_db()
+    assert trained.stage == "production"
+
+
 def test_the_lineage_graph_reports_the_quality_of_dataset_versions(
     api_client_for: Callable[[User], APIClient],
     viewer: User,
