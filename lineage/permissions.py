@@ -97,6 +97,46 @@ def can_see_dataset(user: Any, dataset: Dataset) -> bool:
     return dataset.project.role_of(user) is not None
 
 
+def pii_columns(dataset: Dataset) -> set[str] | None:
+    """Columns holding PII: every column (None) when the whole dataset is PII."""
+    if dataset.sensitivity == Sensitivity.PII:
+        return None
+    return {
+        column
+        for column, sensitivity in (dataset.column_sensitivity or {}).items()
+        if sensitivity == Sensitivity.PII
+    }
+
+
+def may_see_pii(user: Any, project: Project) -> bool:
+    """PII values are for the project's members, as PII datasets are."""
+    return bool(getattr(user, "is_superuser", False)) or project.role_of(user) is not None
+
+
+# What a profile may show of a PII column to someone who may not see PII: its shape, not
+# its values (no extremes, quantiles, histogram or frequent values).
+PII_PROFILE_KEYS = frozenset(
+    {"name", "type", "kind", "count", "nulls", "null_fraction", "distinct"}
+)
+
+
+def visible_profile(
+    profile: dict[str, Any] | None, dataset: Dataset, user: Any
+) -> dict[str, Any] | None:
+    """A version's profile as this user may read it: PII columns without their values
+    unless the user may see PII."""
+    if not profile or may_see_pii(user, dataset.project):
+        return profile
+    hidden = pii_columns(dataset)
+    columns = []
+    for column in profile.get("columns", []):
+        if hidden is None or column.get("name") in hidden:
+            column = {key: value for key, value in column.items() if key in PII_PROFILE_KEYS}
+            column["masked"] = True
+        columns.append(column)
+    return {**profile, "columns": columns}
+
+
 def can_contribute(user: Any, project: Project) -> bool:
     return project.has_role(user, Role.CONTRIBUTOR)
 

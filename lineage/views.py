@@ -45,6 +45,7 @@ from lineage.permissions import (
     visible_dataset_versions,
     visible_datasets,
     visible_jobs,
+    visible_profile,
     visible_projects,
 )
 from lineage.propagation import classify
@@ -271,14 +272,15 @@ def dataset_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _profile_context(version: DatasetVersion | None) -> dict[str, Any]:
-    if version is None or not version.profile:
+def _profile_context(version: DatasetVersion | None, user: Any) -> dict[str, Any]:
+    profile = visible_profile(version.profile, version.dataset, user) if version else None
+    if not profile:
         return {"column_charts": [], "null_chart": None}
     column_charts = [
         {"column": column, "figure": charts.column_figure(column), "id": f"column-{index}"}
-        for index, column in enumerate(version.profile.get("columns", []))
+        for index, column in enumerate(profile.get("columns", []))
     ]
-    return {"column_charts": column_charts, "null_chart": charts.null_rate_figure(version.profile)}
+    return {"column_charts": column_charts, "null_chart": charts.null_rate_figure(profile)}
 
 
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -299,7 +301,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .order_by("-created_at")[:20],
             "can_contribute": can_contribute(request.user, dataset.project),
             "classification": classify(dataset, request.user),
-            **_profile_context(latest),
+            **_profile_context(latest, request.user),
         },
     )
 
@@ -370,7 +372,7 @@ def dataset_version_detail(request: HttpRequest, pk: int, version: int) -> HttpR
             "can_contribute": can_contribute(request.user, dataset.project),
             "can_administer": can_administer(request.user, dataset.project),
             "classification": classify(dataset_version, request.user),
-            **_profile_context(dataset_version),
+            **_profile_context(dataset_version, request.user),
         },
     )
 

@@ -26,9 +26,9 @@ from lineage.choices import (
     ProfileStatus,
     QualityStatus,
     Role,
-    Sensitivity,
 )
-from lineage.models import Dataset, DatasetVersion, Job, Project
+from lineage.models import Dataset, DatasetVersion, Job
+from lineage.permissions import pii_columns
 from monitoring import checks, quality, suggest
 from monitoring.choices import CheckOutcome, RunTrigger, ScheduleKind, Severity
 from monitoring.models import QualityCheckResult, QualityRun, QualitySuite, QualitySuiteVersion
@@ -523,22 +523,6 @@ def run_scheduled(suite_id: int) -> QualityRun | None:
 
 
 # Masking ------------------------------------------------------------------------------------
-
-
-def pii_columns(dataset: Dataset) -> set[str] | None:
-    """Columns holding PII: every column (None) when the whole dataset is PII."""
-    if dataset.sensitivity == Sensitivity.PII:
-        return None
-    return {
-        column
-        for column, sensitivity in (dataset.column_sensitivity or {}).items()
-        if sensitivity == Sensitivity.PII
-    }
-
-
-def may_see_pii(user: Any, project: Project) -> bool:
-    """PII values are for the project's members, as PII datasets are."""
-    return bool(getattr(user, "is_superuser", False)) or project.role_of(user) is not None
 
 
 def masked_rows(

@@ -18,7 +18,12 @@ from django.views.decorators.http import require_POST
 from lineage import profiling
 from lineage.choices import JobState, JobType, QualityStatus
 from lineage.models import Dataset, DatasetVersion, Job
-from lineage.permissions import can_contribute, visible_dataset_versions, visible_datasets
+from lineage.permissions import (
+    can_contribute,
+    may_see_pii,
+    visible_dataset_versions,
+    visible_datasets,
+)
 from monitoring import charts, checks, services
 from monitoring.choices import CheckOutcome, RunTrigger
 from monitoring.filtersets import QualityRunFilterSet
@@ -132,7 +137,7 @@ def suite_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
             "settings_form": settings_form,
             "can_contribute": can_contribute(request.user, dataset.project),
             "grid_figure": charts.check_grid_figure(
-                _grid_cells(dataset, reveal=services.may_see_pii(request.user, dataset.project))
+                _grid_cells(dataset, reveal=may_see_pii(request.user, dataset.project))
             ),
             "trend_figure": charts.metric_trend_figure(_metric_points(dataset)),
         },
@@ -309,7 +314,7 @@ def _preview(request: HttpRequest, dataset: Dataset, check: dict[str, Any]) -> d
         result = services.preview_check(version, check)
     except (services.QualityError, profiling.DataFileError) as exc:
         return {"error": str(exc)}
-    reveal = services.may_see_pii(request.user, dataset.project)
+    reveal = may_see_pii(request.user, dataset.project)
     column = result.get("column")
     result["sample_rows"] = services.masked_rows(result["sample_rows"], dataset, reveal=reveal)
     result["observed"] = services.masked_observed(
@@ -516,7 +521,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     dataset = run.dataset_version.dataset
-    reveal = services.may_see_pii(request.user, dataset.project)
+    reveal = may_see_pii(request.user, dataset.project)
     results = []
     for result in run.results.all():
         rows = services.masked_rows(result.sample_rows, dataset, reveal=reveal)

@@ -25,7 +25,12 @@ from lineage.models import (
     StageTransition,
     Tag,
 )
-from lineage.permissions import can_contribute, visible_datasets, visible_projects
+from lineage.permissions import (
+    can_contribute,
+    visible_datasets,
+    visible_profile,
+    visible_projects,
+)
 
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 
@@ -269,9 +274,18 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
 
 
 class DatasetVersionDetailSerializer(DatasetVersionSerializer):
+    profile = serializers.SerializerMethodField(
+        help_text="Per column statistics; PII columns show only their shape to non-members."
+    )
+
     class Meta(DatasetVersionSerializer.Meta):
         fields = [*DatasetVersionSerializer.Meta.fields, "profile"]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_profile(self, obj: DatasetVersion) -> dict[str, Any] | None:
+        request = self.context.get("request")
+        return visible_profile(obj.profile, obj.dataset, getattr(request, "user", None))
 
 
 @extend_schema_field(OpenApiTypes.INT)

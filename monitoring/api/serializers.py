@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lineage.api.serializers import JobSerializer, VisibleDatasetField
-from lineage.permissions import visible_dataset_versions
+from lineage.permissions import may_see_pii, visible_dataset_versions
 from monitoring import checks, services
 from monitoring.choices import ScheduleKind
 from monitoring.models import QualityCheckResult, QualityRun, QualitySuite, QualitySuiteVersion
@@ -247,7 +247,7 @@ class QualityRunDetailSerializer(QualityRunSerializer):
         context = {
             **self.context,
             "dataset": dataset,
-            "reveal_pii": services.may_see_pii(getattr(request, "user", None), dataset.project),
+            "reveal_pii": may_see_pii(getattr(request, "user", None), dataset.project),
         }
         return CheckResultSerializer(obj.results.all(), many=True, context=context).data
 

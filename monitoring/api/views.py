@@ -16,7 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lineage.models import DatasetVersion
-from lineage.permissions import CatalogPermission, can_contribute, visible_dataset_versions
+from lineage.permissions import (
+    CatalogPermission,
+    can_contribute,
+    may_see_pii,
+    visible_dataset_versions,
+)
 from monitoring import services
 from monitoring.api import serializers as api
 from monitoring.choices import RunTrigger
@@ -219,7 +224,7 @@ class CheckPreviewView(APIView):
             raise serializers.ValidationError({f"check.{exc.field}": [exc.message]}) from exc
         except services.profiling.DataFileError as exc:
             raise serializers.ValidationError({"dataset_version": [str(exc)]}) from exc
-        reveal = services.may_see_pii(request.user, version.dataset.project)
+        reveal = may_see_pii(request.user, version.dataset.project)
         column, dataset = result.get("column"), version.dataset
         result["sample_rows"] = services.masked_rows(result["sample_rows"], dataset, reveal=reveal)
         result["observed"] = services.masked_observed(
