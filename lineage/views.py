@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from lineage import charts, governance, services
 from lineage.api.serializers import set_tags
-from lineage.choices import ReviewState, Role
+from lineage.choices import QualityStatus, ReviewState, Role
 from lineage.filtersets import DatasetFilterSet, JobFilterSet, RegisteredModelFilterSet
 from lineage.forms import (
     DatasetForm,
@@ -86,6 +86,14 @@ def home(request: HttpRequest) -> HttpResponse:
         .defer("profile", "schema")
         .order_by("-created_at")[:8]
     )
+    # The quality gate's latest refusals: data nobody should train on as it is.
+    failing_versions = (
+        visible_dataset_versions(request.user)
+        .filter(quality_status=QualityStatus.FAILED)
+        .select_related("dataset__project")
+        .defer("profile", "schema")
+        .order_by("-quality_checked_at")[:5]
+    )
     recent_models = (
         ModelVersion.objects.filter(model__project__in=projects)
         .select_related("model__project", "created_by")
@@ -103,6 +111,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "projects": projects,
             "recent_versions": recent_versions,
+            "failing_versions": failing_versions,
             "recent_models": recent_models,
             "recent_jobs": recent_jobs,
         },

@@ -706,3 +706,14 @@ def test_the_quality_pages_do_not_spell_out_pii_values_to_non_members(
 
     assert [value for value in unexpected if value in run_page] == []
     assert [value for value in unexpected if value in suite_html] == []
+
+
+def test_the_home_page_lists_versions_failing_their_checks_to_those_who_may_see_them(
+    viewer: User, outsider: User, other_project: Project, failed_version: DatasetVersion
+) -> None:
+    member_page = signed_in(viewer).get("/").content.decode()
+    outsider_page = signed_in(outsider).get("/").content.decode()
+
+    assert "Failing their quality checks" in member_page
+    assert f"{failed_version.dataset.name} v{failed_version.version}" in member_page
+    assert "Failing their quality checks" not in outsider_page
