@@ -17,9 +17,10 @@ import plotly.io as pio
 COLOURS = {"primary": "#2f5d8a", "muted": "#9aa9b8", "warning": "#c27c0e", "failed": "#b3261e"}
 
 
-QUALITY_RINGS = {
-    "failed": ("Quality failed", "#b3261e"),
-    "warning": ("Quality warning", "#c27c0e"),
+STATUS_RINGS = {
+    ("quality_status", "failed"): ("Quality failed", "#b3261e"),
+    ("quality_status", "warning"): ("Quality warning", "#c27c0e"),
+    ("drift_status", "drifted"): ("Data drifted", "#6b3fa0"),
 }
 
 
@@ -293,8 +294,8 @@ def lineage_graph_figure(
         )
     # A dataset version that failed (or warned on) its quality checks gets a ring, so a bad
     # version stands out wherever it sits in the flow.
-    for status, (name, ring) in QUALITY_RINGS.items():
-        flagged = [node for node in nodes if getattr(node, "quality_status", None) == status]
+    for (attribute, status), (name, ring) in STATUS_RINGS.items():
+        flagged = [node for node in nodes if getattr(node, attribute, None) == status]
         if flagged:
             traces.append(
                 go.Scatter(
@@ -377,5 +378,8 @@ def _node_hover(node: Any, is_root: bool) -> str:
     quality = getattr(node, "quality_status", None)
     if quality:
         lines.append(f"quality: {quality.replace('_', ' ')}")
+    drift_status = getattr(node, "drift_status", None)
+    if drift_status:
+        lines.append(f"drift: {drift_status.replace('_', ' ')}")
     lines.append("click to open")
     return "<br>".join(lines)

@@ -55,6 +55,15 @@ class Stage(models.TextChoices):
 class JobType(models.TextChoices):
     PROFILE_DATASET_VERSION = "profile_dataset_version", "Profile dataset version"
     RUN_QUALITY_SUITE = "run_quality_suite", "Run quality checks"
+    RUN_DRIFT_ANALYSIS = "run_drift_analysis", "Analyse drift"
+
+
+class DriftStatus(models.TextChoices):
+    """A model version's drift: the decision of its latest finished drift analysis."""
+
+    NOT_ANALYSED = "not_analysed", "Not analysed"
+    NOT_DRIFTED = "not_drifted", "Not drifted"
+    DRIFTED = "drifted", "Drifted"
 
 
 class QualityStatus(models.TextChoices):
@@ -131,3 +140,4 @@ class NotificationKind(models.TextChoices):
     REVIEW_REQUESTED = "review_requested", "Review requested"
     REVIEW_DECIDED = "review_decided", "Review decided"
     QUALITY_FAILED = "quality_failed", "Quality checks failed"
+    DRIFT_DETECTED = "drift_detected", "Drift detected"

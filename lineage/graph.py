@@ -557,6 +557,7 @@ class NodeInfo:
     sensitivity: str | None
     visible: bool
     quality_status: str | None = None  # dataset versions: their quality gate
+    drift_status: str | None = None  # model versions: their latest drift decision
 
 
 @dataclass(frozen=True)
@@ -584,6 +585,7 @@ class ListedNode:
     depth: int
     path: list[PathStep] = field(default_factory=list)
     quality_status: str | None = None
+    drift_status: str | None = None
 
 
 def graph_page_url(node_type: str, object_id: int) -> str:
@@ -707,16 +709,17 @@ def describe(nodes: Iterable[Any], user: Any) -> dict[int, NodeInfo]:
         visible_datasets(user).filter(pk__in=dataset_ids).values_list("pk", flat=True)
     )
     model_versions = {
-        pk: (model_id, number)
-        for pk, model_id, number in ModelVersion.objects.filter(
+        pk: (model_id, number, drift_status)
+        for pk, model_id, number, drift_status in ModelVersion.objects.filter(
             pk__in=by_kind[NodeKind.MODEL_VERSION]
-        ).values_list("pk", "model_id", "version")
+        ).values_list("pk", "model_id", "version", "drift_status")
     }
     infos = {}
     for node in nodes:
         url = graph_page_url(node.kind, node.object_id)
         dataset_id = None
         quality = None
+        drift_status = None
         if node.kind == NodeKind.DATASET:
             dataset_id = node.object_id
             if dataset_id in sensitivity:
@@ -725,7 +728,8 @@ def describe(nodes: Iterable[Any], user: Any) -> dict[int, NodeInfo]:
             dataset_id, number, quality = versions[node.object_id]
             url = reverse("dataset-version-detail", args=[dataset_id, number])
         elif node.kind == NodeKind.MODEL_VERSION and node.object_id in model_versions:
-            url = reverse("model-version-detail", args=model_versions[node.object_id])
+            model_id, number, drift_status = model_versions[node.object_id]
+            url = reverse("model-version-detail", args=[model_id, number])
         visible = node.project_id is None or node.project_id in seen_projects
         if dataset_id is not None and dataset_id in sensitivity:
             visible = visible and dataset_id in seen_datasets
@@ -735,6 +739,7 @@ def describe(nodes: Iterable[Any], user: Any) -> dict[int, NodeInfo]:
             sensitivity=sensitivity.get(dataset_id) if dataset_id is not None else None,
             visible=visible,
             quality_status=quality,
+            drift_status=drift_status,
         )
     return infos
 
@@ -772,6 +777,7 @@ def listed_nodes(
                 depth=node.depth,
                 path=path,
                 quality_status=info.quality_status,
+                drift_status=info.drift_status,
             )
         )
     return listed, hidden

@@ -18,6 +18,7 @@ from lineage.choices import (
     ROLE_RANK,
     AuditAction,
     DataFormat,
+    DriftStatus,
     EdgeKind,
     JobState,
     JobType,
@@ -382,7 +383,16 @@ class ModelVersion(models.Model):
     Immutable once created, except its stage (changed through `change_stage`, which
     records who moved it and when)."""
 
-    MUTABLE_FIELDS = frozenset({"stage", "stage_changed_at", "needs_review", "needs_review_reason"})
+    MUTABLE_FIELDS = frozenset(
+        {
+            "stage",
+            "stage_changed_at",
+            "needs_review",
+            "needs_review_reason",
+            "drift_status",
+            "drift_checked_at",
+        }
+    )
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
@@ -431,6 +441,12 @@ class ModelVersion(models.Model):
     stage_changed_at = models.DateTimeField(null=True, blank=True)
     needs_review = models.BooleanField(default=False)
     needs_review_reason = models.TextField(blank=True)
+    # The decision of the latest drift analysis (monitoring app), kept here so the catalog,
+    # the home page and the lineage graph show it without a join.
+    drift_status = models.CharField(
+        max_length=20, choices=DriftStatus.choices, default=DriftStatus.NOT_ANALYSED
+    )
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -21,7 +21,11 @@ logger = logging.getLogger(__name__)
 # Errors whose message is meant for the user; anything else is reported generically.
 USER_FACING_ERRORS: tuple[type[Exception], ...] = (profiling.DataFileError, services.CatalogError)
 
-HANDLERS: dict[str, Callable[[Job], None]] = {
+# A handler returns this when it handed the work on (to subtasks) and the job ends later,
+# when the last of them finishes; otherwise the job succeeds when the handler returns.
+DEFERRED = "deferred"
+
+HANDLERS: dict[str, Callable[[Job], Any]] = {
     JobType.PROFILE_DATASET_VERSION: services.profile_dataset_version,
 }
 FAILURE_HOOKS: dict[str, Callable[[Job, str], None]] = {
@@ -34,7 +38,7 @@ RETRY_HOOKS: dict[str, Callable[[Job], None]] = {
 
 def register_job_type(
     job_type: str,
-    handler: Callable[[Job], None],
+    handler: Callable[[Job], Any],
     *,
     on_failure: Callable[[Job, str], None] | None = None,
     on_retry: Callable[[Job], None] | None = None,
@@ -77,7 +81,7 @@ def run_job(self: Any, job_id: int) -> None:
     if job is None or not job.claim(task_id=self.request.id or ""):
         return
     try:
-        HANDLERS[job.job_type](job)
+        outcome = HANDLERS[job.job_type](job)
     except OperationalError:
         # The database hiccupped: give the job back so the retry can claim it again.
         Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED)
@@ -88,7 +92,8 @@ def run_job(self: Any, job_id: int) -> None:
         logger.exception("Job %s failed", job.pk)
         _fail(job, f"Unexpected error ({type(exc).__name__}): {exc}")
     else:
-        job.succeed()
+        if outcome != DEFERRED:
+            job.succeed()
 
 
 @shared_task
@@ -128,6 +133,11 @@ def find_expired_data() -> int:
     from lineage import governance
 
     return governance.notify_expired_data()
+
+
+def fail_job(job: Job, message: str) -> None:
+    """End a job as failed with a message for the user, running its type's failure hook."""
+    _fail(job, message)
 
 
 def _fail(job: Job, message: str) -> None:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from lineage import charts, governance, services
 from lineage.api.serializers import set_tags
-from lineage.choices import QualityStatus, ReviewState, Role
+from lineage.choices import DriftStatus, QualityStatus, ReviewState, Role
 from lineage.filtersets import DatasetFilterSet, JobFilterSet, RegisteredModelFilterSet
 from lineage.forms import (
     DatasetForm,
@@ -94,6 +94,11 @@ def home(request: HttpRequest) -> HttpResponse:
         .defer("profile", "schema")
         .order_by("-quality_checked_at")[:5]
     )
+    drifting_models = (
+        ModelVersion.objects.filter(model__project__in=projects, drift_status=DriftStatus.DRIFTED)
+        .select_related("model__project")
+        .order_by("-drift_checked_at")[:5]
+    )
     recent_models = (
         ModelVersion.objects.filter(model__project__in=projects)
         .select_related("model__project", "created_by")
@@ -112,6 +117,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "projects": projects,
             "recent_versions": recent_versions,
             "failing_versions": failing_versions,
+            "drifting_models": drifting_models,
             "recent_models": recent_models,
             "recent_jobs": recent_jobs,
         },

@@ -133,6 +133,11 @@ MEDIA_URL = "media/"
 # Uploads: the largest dataset or artifact accepted, and when Django spools to disk.
 MAX_UPLOAD_BYTES = envint("MAX_UPLOAD_MB", 512) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# Drift analyses over more rows than this (both sides) are shared among workers, a group
+# of features per Celery task.
+DRIFT_CHUNK_ROWS = envint("DRIFT_CHUNK_ROWS", 200_000)
+DRIFT_FEATURES_PER_CHUNK = envint("DRIFT_FEATURES_PER_CHUNK", 5)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Model artifacts: skops loads only its default trusted types plus these, which are

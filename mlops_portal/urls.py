@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("audit/", include("lineage.audit_urls")),
     path("quality/", include("monitoring.urls")),
+    path("drift/", include("monitoring.drift_urls")),
     path("", include("lineage.governance_urls")),
     path("", include("lineage.urls")),
 ]

@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from monitoring.models import QualityCheckResult, QualityRun, QualitySuite, QualitySuiteVersion
+from monitoring.models import (
+    DriftAnalysis,
+    DriftSettings,
+    QualityCheckResult,
+    QualityRun,
+    QualitySuite,
+    QualitySuiteVersion,
+)
 
 
 class QualitySuiteVersionInline(admin.TabularInline):
@@ -32,3 +39,16 @@ class QualityRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "state", "trigger"]
     readonly_fields = [field.name for field in QualityRun._meta.fields]
     inlines = [QualityCheckResultInline]
+
+
+@admin.register(DriftSettings)
+class DriftSettingsAdmin(admin.ModelAdmin):
+    list_display = ["model", "window_frequency", "schedule_kind", "updated_at"]
+    readonly_fields = ["periodic_task"]
+
+
+@admin.register(DriftAnalysis)
+class DriftAnalysisAdmin(admin.ModelAdmin):
+    list_display = ["pk", "model_version", "state", "drifted", "drift_share", "domain_auc"]
+    list_filter = ["state", "drifted", "trigger"]
+    readonly_fields = [field.name for field in DriftAnalysis._meta.fields]

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class MonitoringConfig(AppConfig):
-    """Data quality (check suites, runs, the quality gate); drift and serving come next."""
+    """Data quality (check suites, runs, the quality gate) and drift analyses."""
 
     name = "monitoring"
     verbose_name = "Monitoring"
@@ -12,9 +12,9 @@ class MonitoringConfig(AppConfig):
         from lineage.choices import JobType
         from lineage.permissions import VISIBLE_JOB_TARGETS
         from lineage.tasks import register_job_type
-        from monitoring import services, signals  # noqa: F401  (connect receivers)
-        from monitoring.models import QualityRun
-        from monitoring.permissions import visible_runs
+        from monitoring import drift_runs, services, signals  # noqa: F401  (connect receivers)
+        from monitoring.models import DriftAnalysis, QualityRun
+        from monitoring.permissions import visible_analyses, visible_runs
 
         register_job_type(
             JobType.RUN_QUALITY_SUITE,
@@ -24,3 +24,11 @@ class MonitoringConfig(AppConfig):
             user_facing_errors=(profiling.DataFileError, services.QualityError),
         )
         VISIBLE_JOB_TARGETS[QualityRun] = visible_runs
+        register_job_type(
+            JobType.RUN_DRIFT_ANALYSIS,
+            drift_runs.execute_drift_analysis,
+            on_failure=drift_runs.mark_drift_analysis_failed,
+            on_retry=drift_runs.mark_drift_analysis_queued,
+            user_facing_errors=(profiling.DataFileError, drift_runs.DriftError),
+        )
+        VISIBLE_JOB_TARGETS[DriftAnalysis] = visible_analyses

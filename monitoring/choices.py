@@ -29,3 +29,17 @@ class ScheduleKind(models.TextChoices):
     HOURLY = "hourly", "Hourly"
     DAILY = "daily", "Daily"
     CRON = "cron", "Cron expression"
+
+
+class CurrentSource(models.TextChoices):
+    """Where a drift analysis's current data comes from."""
+
+    DATASET_VERSION = "dataset_version", "A dataset version"
+    PREDICTIONS = "predictions", "Inputs logged in production"
+
+
+class WindowFrequency(models.TextChoices):
+    NONE = "", "No windows"
+    HOUR = "hour", "Hourly"
+    DAY = "day", "Daily"
+    WEEK = "week", "Weekly"

@@ -13,8 +13,15 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from lineage.choices import JobState, QualityStatus
-from lineage.models import Dataset, DatasetVersion, ImmutableError
-from monitoring.choices import CheckOutcome, RunTrigger, ScheduleKind, Severity
+from lineage.models import Dataset, DatasetVersion, ImmutableError, ModelVersion, RegisteredModel
+from monitoring.choices import (
+    CheckOutcome,
+    CurrentSource,
+    RunTrigger,
+    ScheduleKind,
+    Severity,
+    WindowFrequency,
+)
 
 
 class QualitySuite(models.Model):
@@ -176,3 +183,139 @@ class QualityCheckResult(models.Model):
         if self.outcome == CheckOutcome.FAILED and self.severity == Severity.WARN:
             return "warning"
         return str(self.outcome)
+
+
+# Drift ------------------------------------------------------------------------------------
+
+
+class DriftSettings(models.Model):
+    """A registered model's drift settings: its thresholds (over the defaults of
+    `monitoring.drift.DriftThresholds`), how scheduled analyses window the data, and their
+    schedule (a django-celery-beat entry edited on the model's drift page)."""
+
+    model = models.OneToOneField(
+        RegisteredModel, on_delete=models.CASCADE, related_name="drift_settings"
+    )
+    thresholds = models.JSONField(default=dict, blank=True)
+    window_column = models.CharField(max_length=200, blank=True)
+    window_frequency = models.CharField(
+        max_length=10, choices=WindowFrequency.choices, default=WindowFrequency.NONE, blank=True
+    )
+    schedule_kind = models.CharField(
+        max_length=20, choices=ScheduleKind.choices, default=ScheduleKind.NONE
+    )
+    schedule_cron = models.CharField(max_length=100, blank=True)
+    periodic_task = models.OneToOneField(
+        PeriodicTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "drift settings"
+
+    def __str__(self) -> str:
+        return f"Drift settings of {self.model.name}"
+
+    @property
+    def schedule_label(self) -> str:
+        if self.schedule_kind == ScheduleKind.CRON:
+            return f"cron {self.schedule_cron}"
+        return str(self.get_schedule_kind_display())
+
+
+class DriftAnalysis(models.Model):
+    """One comparison of a model version's reference data (its training data by default)
+    with current data. The result (per feature tests and effect sizes, the domain
+    classifier, prediction drift, windows, the decision) is stored whole in `result`, so
+    pages and the API read it instead of recomputing; the headline figures are columns
+    for lists and filters."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="drift_analyses"
+    )
+    reference_version = models.ForeignKey(
+        DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    current_source = models.CharField(
+        max_length=20, choices=CurrentSource.choices, default=CurrentSource.DATASET_VERSION
+    )
+    current_version = models.ForeignKey(
+        DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    current_start = models.DateTimeField(null=True, blank=True)
+    current_end = models.DateTimeField(null=True, blank=True)
+    window_column = models.CharField(max_length=200, blank=True)
+    window_frequency = models.CharField(
+        max_length=10, choices=WindowFrequency.choices, default=WindowFrequency.NONE, blank=True
+    )
+    thresholds = models.JSONField(default=dict)
+    trigger = models.CharField(max_length=20, choices=RunTrigger.choices)
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.QUEUED)
+    error = models.TextField(blank=True)
+    drifted = models.BooleanField(null=True, blank=True)
+    drift_share = models.FloatField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    domain_auc = models.FloatField(null=True, blank=True)
+    domain_auc_low = models.FloatField(null=True, blank=True)
+    domain_auc_high = models.FloatField(null=True, blank=True)
+    domain_p_value = models.FloatField(null=True, blank=True)
+    reference_rows = models.BigIntegerField(null=True, blank=True)
+    current_rows = models.BigIntegerField(null=True, blank=True)
+    # Large inputs are analysed by several workers, a group of features each.
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Last: large, and lists skip it.
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "drift analyses"
+        indexes = [
+            models.Index(fields=["model_version", "-created_at"]),
+            models.Index(fields=["drifted"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Drift analysis #{self.pk} of {self.model_version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("drift-analysis", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (JobState.SUCCEEDED, JobState.FAILED)
+
+    @property
+    def current_label(self) -> str:
+        if self.current_source == CurrentSource.PREDICTIONS:
+            start = f"{self.current_start:%Y-%m-%d %H:%M}" if self.current_start else "…"
+            end = f"{self.current_end:%Y-%m-%d %H:%M}" if self.current_end else "now"
+            return f"inputs logged {start} – {end}"
+        return str(self.current_version) if self.current_version else "(gone)"
+
+
+class DriftFeatureChunk(models.Model):
+    """What one worker computed for a group of features (before the correction across
+    all features, which needs them all)."""
+
+    analysis = models.ForeignKey(DriftAnalysis, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    features = models.JSONField(default=list)
+    result = models.JSONField(default=dict)
+    # Set, with the analysis's count, in one transaction: a group stored by a worker that
+    # was lost before counting it is counted by the task's next delivery, and only once.
+    counted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["analysis", "index"], name="unique_drift_chunk")
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.index} of analysis #{self.analysis_id}"

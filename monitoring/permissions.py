@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from lineage.permissions import restricted_data_filter
-from monitoring.models import QualityRun, QualitySuite
+from lineage.permissions import restricted_data_filter, visible_projects
+from monitoring.models import DriftAnalysis, QualityRun, QualitySuite
 
 
 def visible_suites(user: Any) -> QuerySet[QualitySuite]:
@@ -21,3 +21,15 @@ def visible_runs(user: Any) -> QuerySet[QualityRun]:
     runs = QualityRun.objects.all()
     condition = restricted_data_filter(user, "dataset_version__dataset__")
     return runs if condition is None else runs.filter(condition)
+
+
+def visible_analyses(user: Any) -> QuerySet[DriftAnalysis]:
+    """Analyses of models the user may see, comparing data the user may see (both sides)."""
+    analyses = DriftAnalysis.objects.filter(
+        model_version__model__project__in=visible_projects(user)
+    )
+    for version in ("reference_version", "current_version"):
+        condition = restricted_data_filter(user, f"{version}__dataset__")
+        if condition is not None:
+            analyses = analyses.filter(condition | Q(**{f"{version}__isnull": True}))
+    return analyses

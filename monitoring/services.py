@@ -438,48 +438,19 @@ def preview_check(version: DatasetVersion, raw_check: Mapping[str, Any]) -> dict
 def set_schedule(suite: QualitySuite, kind: str, cron: str = "", *, user: Any = None) -> None:
     """Run the suite on the dataset's latest version hourly, daily or on a cron expression,
     through a django-celery-beat entry that beat picks up without a restart."""
-    cron = " ".join(cron.split())
-    if kind not in ScheduleKind.values:
-        raise QualityError(f"Unknown schedule '{kind}'.", "schedule_kind")
-    fields = _cron_fields(cron) if kind == ScheduleKind.CRON else None
     with transaction.atomic():
         before = {"schedule": suite.schedule_label}
-        task = suite.periodic_task
-        if kind == ScheduleKind.NONE:
-            suite.periodic_task = None
-            suite.schedule_kind, suite.schedule_cron = kind, ""
-            suite.save(update_fields=["periodic_task", "schedule_kind", "schedule_cron"])
-            if task is not None:
-                task.delete()
-        else:
-            schedule: dict[str, Any]
-            if kind == ScheduleKind.HOURLY:
-                interval, _ = IntervalSchedule.objects.get_or_create(
-                    every=1, period=IntervalSchedule.HOURS
-                )
-                schedule = {"interval": interval, "crontab": None}
-            else:
-                minute, hour, day_of_month, month, day_of_week = fields or ("0", "6", "*", "*", "*")
-                cron_row, _ = CrontabSchedule.objects.get_or_create(
-                    minute=minute,
-                    hour=hour,
-                    day_of_month=day_of_month,
-                    month_of_year=month,
-                    day_of_week=day_of_week,
-                    timezone=timezone.get_default_timezone_name(),
-                )
-                schedule = {"crontab": cron_row, "interval": None}
-            if task is None:
-                task = PeriodicTask(name=f"quality-suite-{suite.pk}", task=SCHEDULED_TASK)
-            task.kwargs = json.dumps({"suite_id": suite.pk})
-            task.enabled = True
-            for key, value in schedule.items():
-                setattr(task, key, value)
-            task.save()
-            suite.periodic_task = task
-            suite.schedule_kind = kind
-            suite.schedule_cron = cron if kind == ScheduleKind.CRON else ""
-            suite.save(update_fields=["periodic_task", "schedule_kind", "schedule_cron"])
+        suite.periodic_task = schedule_entry(
+            suite.periodic_task,
+            name=f"quality-suite-{suite.pk}",
+            task=SCHEDULED_TASK,
+            kwargs={"suite_id": suite.pk},
+            kind=kind,
+            cron=cron,
+        )
+        suite.schedule_kind = kind
+        suite.schedule_cron = " ".join(cron.split()) if kind == ScheduleKind.CRON else ""
+        suite.save(update_fields=["periodic_task", "schedule_kind", "schedule_cron"])
         audit.record(
             AuditAction.UPDATE,
             suite,
@@ -488,6 +459,50 @@ def set_schedule(suite: QualitySuite, kind: str, cron: str = "", *, user: Any = 
             actor=user,
             project=suite.dataset.project_id,
         )
+
+
+def schedule_entry(
+    existing: PeriodicTask | None,
+    *,
+    name: str,
+    task: str,
+    kwargs: dict[str, Any],
+    kind: str,
+    cron: str = "",
+) -> PeriodicTask | None:
+    """Create, change or delete (kind "none") the django-celery-beat entry of a schedule:
+    hourly, daily at 06:00, or a five-field cron expression (refused, naming
+    `schedule_cron`, when it does not parse)."""
+    cron = " ".join(cron.split())
+    if kind not in ScheduleKind.values:
+        raise QualityError(f"Unknown schedule '{kind}'.", "schedule_kind")
+    fields = _cron_fields(cron) if kind == ScheduleKind.CRON else None
+    if kind == ScheduleKind.NONE:
+        if existing is not None:
+            existing.delete()
+        return None
+    schedule: dict[str, Any]
+    if kind == ScheduleKind.HOURLY:
+        interval, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.HOURS)
+        schedule = {"interval": interval, "crontab": None}
+    else:
+        minute, hour, day_of_month, month, day_of_week = fields or ("0", "6", "*", "*", "*")
+        cron_row, _ = CrontabSchedule.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month,
+            day_of_week=day_of_week,
+            timezone=timezone.get_default_timezone_name(),
+        )
+        schedule = {"crontab": cron_row, "interval": None}
+    entry = existing or PeriodicTask(name=name, task=task)
+    entry.kwargs = json.dumps(kwargs)
+    entry.enabled = True
+    for key, value in schedule.items():
+        setattr(entry, key, value)
+    entry.save()
+    return entry
 
 
 def _cron_fields(cron: str) -> tuple[str, str, str, str, str]:

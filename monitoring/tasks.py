@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from monitoring import services
+from monitoring import drift_runs, services
+
+# The drift tasks live with their service; importing it here registers them with Celery.
+__all__ = ["drift_runs", "run_scheduled_quality_suite"]
 
 
 @shared_task

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lineage import graph
-from lineage.choices import EdgeKind, NodeKind, QualityStatus, Sensitivity
+from lineage.choices import DriftStatus, EdgeKind, NodeKind, QualityStatus, Sensitivity
 
 # Parameters --------------------------------------------------------------------------------
 
@@ -147,6 +147,11 @@ class LineageNodeSerializer(serializers.Serializer):
         choices=QualityStatus.choices,
         allow_null=True,
         help_text="Dataset versions: the outcome of their latest quality run.",
+    )
+    drift_status = serializers.ChoiceField(
+        choices=DriftStatus.choices,
+        allow_null=True,
+        help_text="Model versions: the decision of their latest drift analysis.",
     )
     depth = serializers.IntegerField(
         help_text="Edges from the start; in the graph, negative upstream."

@@ -21,6 +21,8 @@ BADGE_CLASS = {
     "failed": "bad",
     "profiling failed": "bad",
     "drifted": "drift",
+    "not drifted": "ok",
+    "not analysed": "idle",
     "needs review": "review",
     "approved": "ok",
     "created": "ok",

@@ -226,6 +226,7 @@ class Command(BaseCommand):
         self.load_quality(admin, dataset, data_versions, rows)
         versions[0].change_stage(Stage.PRODUCTION, admin, "First model in production.")
         versions[1].change_stage(Stage.STAGING, admin, "Candidate trained on October data.")
+        self.load_drift(admin, model, versions[0], dataset)
         self.load_lineage_and_governance(project, admin, data_versions, versions, external)
 
     def load_quality(
@@ -260,6 +261,30 @@ class Command(BaseCommand):
             description="November transactions (agents flagged some with -1)",
         )
         run_queued_jobs()  # profiling, and the quality runs the new version started
+
+    def load_drift(
+        self, admin: Any, model: RegisteredModel, production: Any, dataset: Dataset
+    ) -> None:
+        """The production model's training data (September) against November, day by day,
+        and a daily schedule doing the same with the newest data."""
+        from monitoring import drift_runs
+        from monitoring.choices import RunTrigger
+
+        drift_runs.save_settings(
+            model,
+            window_column="timestamp",
+            window_frequency="day",
+            schedule_kind="daily",
+        )
+        drift_runs.start_drift_analysis(
+            production,
+            user=admin,
+            trigger=RunTrigger.MANUAL,
+            current_version=dataset.versions.order_by("-version").first(),
+            window_column="timestamp",
+            window_frequency="day",
+        )
+        run_queued_jobs()
 
     def load_lineage_and_governance(
         self,
