@@ -540,6 +540,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "stage_history",
             "needs_review",
             "needs_review_reason",
+            "drift_status",
+            "drift_checked_at",
             "created_by",
             "created_at",
         ]
