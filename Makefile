@@ -43,6 +43,9 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_lineage.py
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python bench/bench_quality_suggest.py
+	$(BIN)/python bench/bench_drift_features.py
+	$(BIN)/python bench/bench_drift_classifier.py
+	$(BIN)/python bench/bench_drift.py
 
 clean:
 	rm -rf $(VENV) var

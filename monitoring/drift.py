@@ -194,7 +194,7 @@ class DriftThresholds:
     psi: float = 0.2
     jensen_shannon: float = 0.1
     missing_rate: float = 0.05
-    domain_auc: float = 0.55
+    domain_auc: float = 0.52
     domain_alpha: float = 0.01
     classifier_rows: int = 50_000
 

@@ -355,7 +355,7 @@ def settings_form(**changes: str) -> dict[str, str]:
         "psi": "0.2",
         "jensen_shannon": "0.1",
         "missing_rate": "0.05",
-        "domain_auc": "0.55",
+        "domain_auc": "0.52",
         "domain_alpha": "0.01",
         "window_column": "",
         "window_frequency": "",
