@@ -234,7 +234,8 @@ class Command(BaseCommand):
     ) -> None:
         """A quality suite suggested from September's profile, and November's extract, where
         field agents typed -1 in total_value to flag transactions for follow-up: its run
-        fails the quality gate and shows the rows."""
+        fails the quality gate and shows the rows. From the 20th the holiday season moves
+        spending up and online, which the drift analysis finds day by day."""
         from monitoring import services as quality_services
         from monitoring.choices import RunTrigger
 
@@ -252,13 +253,21 @@ class Command(BaseCommand):
         for version in data_versions:
             quality_services.start_quality_run(version, user=admin, trigger=RunTrigger.SUITE_CHANGE)
         frame = make_transactions(rows, seed=3, start="2026-11-01", fraud_shift=0.02)
-        flagged = np.random.default_rng(3).random(len(frame)) < 0.03
+        # From the 20th, the holiday season: people spend more, and more of it online.
+        rng = np.random.default_rng(3)
+        season = (frame["timestamp"] >= "2026-11-20").to_numpy()
+        frame.loc[season, "total_value"] = (frame.loc[season, "total_value"] * 1.8).round(2)
+        online = season & (rng.random(len(frame)) < 0.3)
+        frame.loc[online, "channel"] = "online"
+        frame.loc[online, "card_present"] = False
+        flagged = rng.random(len(frame)) < 0.03
         frame.loc[flagged, "total_value"] = -1.0
         services.create_dataset_version_from_upload(
             dataset,
             ContentFile(frame.to_csv(index=False).encode(), name="transactions-2026-11.csv"),
             user=admin,
-            description="November transactions (agents flagged some with -1)",
+            description="November transactions (agents flagged some with -1; holiday "
+            "spending from the 20th)",
         )
         run_queued_jobs()  # profiling, and the quality runs the new version started
 
