@@ -337,7 +337,9 @@ def analysis_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
             if windows
             else None,
-            "auc_chart": drift_charts.auc_figure(result["domain_classifier"])
+            "auc_chart": drift_charts.auc_figure(
+                result["domain_classifier"], threshold=analysis.thresholds.get("domain_auc")
+            )
             if result.get("domain_classifier")
             else None,
             "prediction_charts": [
@@ -396,7 +398,9 @@ def classifier_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "model": analysis.model_version.model,
             "project": analysis.model_version.model.project,
             "domain": domain,
-            "auc_chart": drift_charts.auc_figure(domain),
+            "auc_chart": drift_charts.auc_figure(
+                domain, threshold=analysis.thresholds.get("domain_auc")
+            ),
             "importance_chart": drift_charts.importance_figure(domain.get("importances") or []),
             "rows": rows,
             "columns": columns,
