@@ -20,17 +20,10 @@ from rest_framework.test import APIClient
 
 from lineage.choices import Role
 from lineage.models import Membership, Project
+from tests.portal_stack import missing_service
 
-REQUIRE_SERVICES = os.environ.get("MLOPS_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("MLOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("MLOPS_TEST_CHROMIUM", "/usr/bin/chromium")
-
-
-def missing_service(reason: str) -> None:
-    """Skip, saying why, or fail when CI requires every service."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (MLOPS_REQUIRE_SERVICES=1: service-backed tests must run)")
-    pytest.skip(reason)
 
 
 def port_open(url: str) -> bool:
