@@ -245,17 +245,29 @@ def mark_profiling_pending(job: Job) -> None:
     )
 
 
+def read_version_table(version: DatasetVersion) -> Any:
+    """The table of a stored version (a pyarrow Table), or a DataFileError saying why it
+    cannot be read: destroyed, kept elsewhere, or its file gone. Profiling, quality runs
+    and drift analyses all read through here."""
+    if version.destroyed_at:
+        raise profiling.DataFileError(
+            f"The data of {version} was destroyed on {version.destroyed_at:%Y-%m-%d}: "
+            "there is nothing left to read."
+        )
+    if not version.file:
+        raise profiling.DataFileError(f"{version} has no stored file: its data lives elsewhere.")
+    try:
+        with version.file.open("rb") as handle:
+            return profiling.read_table(handle, version.format)
+    except FileNotFoundError:
+        raise profiling.DataFileError("The stored file is missing.") from None
+
+
 def profile_dataset_version(job: Job) -> None:
     """Read a stored version and save its profile, moving the job's progress bar."""
     version = DatasetVersion.objects.select_related("dataset").get(pk=job.target_id)
-    if not version.file:
-        raise profiling.DataFileError("This version has no stored file to profile.")
     job.set_progress(5)
-    try:
-        with version.file.open("rb") as handle:
-            table = profiling.read_table(handle, version.format)
-    except FileNotFoundError:
-        raise profiling.DataFileError("The stored file is missing.") from None
+    table = read_version_table(version)
     job.set_progress(30)
     profile = profiling.profile_table(
         table, progress=lambda fraction: job.set_progress(30 + 65 * fraction)

@@ -28,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from lineage import artifacts, governance, profiling
+from lineage import services as catalog
 from lineage.choices import (
     DataFormat,
     DriftStatus,
@@ -672,20 +673,11 @@ def read_current(analysis: DriftAnalysis, columns: list[str]) -> pa.Table:
 
 def _read_version(version: DatasetVersion | None, columns: list[str], side: str) -> pa.Table:
     """The columns of a stored version that exist in it (absent ones are the engine's to
-    report); an empty table with none."""
+    report)."""
     if version is None:
         raise profiling.DataFileError(f"The {side} dataset version no longer exists.")
-    if version.destroyed_at or not version.file:
-        raise profiling.DataFileError(
-            f"The data of {version} ({side}) was destroyed or is not stored here."
-        )
-    try:
-        with version.file.open("rb") as handle:
-            table = profiling.read_table(handle, version.format)
-    except FileNotFoundError:
-        raise profiling.DataFileError(f"The stored file of {version} is missing.") from None
-    present = [name for name in dict.fromkeys(columns) if name in table.column_names]
-    return table.select(present)
+    table = catalog.read_version_table(version)
+    return table.select([name for name in dict.fromkeys(columns) if name in table.column_names])
 
 
 def _json_safe(value: Any) -> Any:

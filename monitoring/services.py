@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from lineage import audit, governance, profiling
+from lineage import audit, governance
+from lineage import services as catalog
 from lineage.choices import (
     AuditAction,
     DataFormat,
@@ -221,7 +222,7 @@ def execute_quality_run(job: Job) -> None:
     ).get(pk=job.target_id)
     version = run.dataset_version
     QualityRun.objects.filter(pk=run.pk).update(state=JobState.RUNNING, error="")
-    table = _read_version(version)
+    table = catalog.read_version_table(version)
     job.set_progress(20)
     started = time.perf_counter()
     results = quality.run_suite(
@@ -252,23 +253,6 @@ def execute_quality_run(job: Job) -> None:
         if status == QualityStatus.FAILED:
             run.refresh_from_db()
             _notify_failure(run, _failure_summary(results))
-
-
-def _read_version(version: DatasetVersion) -> Any:
-    if version.destroyed_at:
-        raise profiling.DataFileError(
-            f"The data of {version} was destroyed on {version.destroyed_at:%Y-%m-%d}: "
-            "there is nothing left to check."
-        )
-    if not version.file:
-        raise profiling.DataFileError(f"{version} has no stored file to check.")
-    try:
-        with version.file.open("rb") as handle:
-            return profiling.read_table(handle, version.format)
-    except FileNotFoundError:
-        raise profiling.DataFileError(
-            f"The stored file of {version} is missing: it cannot be checked."
-        ) from None
 
 
 def _result_row(
@@ -427,7 +411,7 @@ def preview_check(version: DatasetVersion, raw_check: Mapping[str, Any]) -> dict
         check = checks.normalise_check(raw_check)
     except checks.CheckDefinitionError as exc:
         raise QualityError(exc.message, exc.field) from exc
-    table = _read_version(version)
+    table = catalog.read_version_table(version)
     (result,) = quality.run_suite(table, [check])
     return {"check": check, "description": checks.describe_check(check), **result.as_dict()}
 
