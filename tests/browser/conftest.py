@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.portal_stack import PortalStack, attach_logs, portal_stack
+from tests.browser.helpers import WIDE, add_contributor
+from tests.portal_stack import PortalStack, attach_logs, create_dataset, portal_stack
 
 __all__ = ["portal_stack"]
 
@@ -82,5 +83,32 @@ def page(browser: Any, signed_in_state: dict[str, Any], page_errors: list[str]) 
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     try:
         yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def contributor_page(
+    request: pytest.FixtureRequest,
+    browser: Any,
+    portal_stack: PortalStack,
+    page_errors: list[str],
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A browser page signed in, through the login form, as a new contributor of a new
+    dataset's project (named by the test module's DATASET_NAME); with that dataset."""
+    dataset = create_dataset(portal_stack, request.module.DATASET_NAME)
+    username, password = add_contributor(portal_stack, dataset["project"])
+    context = browser.new_context(viewport={"width": WIDE, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        page.goto(f"{portal_stack.base_url}/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login/" not in url)
+        assert page.get_by_text(f"Signed in as {username}").count() == 1
+        yield page, dataset
     finally:
         context.close()

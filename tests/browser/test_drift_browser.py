@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +22,8 @@ import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from lineage.demo.transactions import FEATURES, TARGET, make_transactions
-from tests.portal_stack import REPO, PortalStack, create_dataset, wait_for_job
+from tests.browser.helpers import screenshot, wait_for_charts
+from tests.portal_stack import PortalStack, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.services]
 
@@ -34,19 +31,7 @@ ROWS = 3000
 VALUE_FACTOR = 1.6
 ANALYSIS_TIMEOUT_MS = 120_000
 SHOTS = Path("/tmp/drift-shots")
-WIDE, NARROW = 1400, 420
-
-ADD_CONTRIBUTOR = """
-from django.contrib.auth.models import User
-from lineage.models import Membership, Project
-user = User.objects.create_user({username!r}, password={password!r})
-Membership.objects.create(project=Project.objects.get(slug={slug!r}), user=user, role="contributor")
-"""
-
-CHARTS_DRAWN = """(selector) => {
-  const plots = [...document.querySelectorAll(selector + ' .plot')];
-  return plots.length > 0 && plots.every(plot => plot.querySelector('.main-svg'));
-}"""
+DATASET_NAME = "browser-drift"
 
 ROW_CELLS = "rows => rows.map(row => [...row.cells].map(cell => cell.innerText.trim()))"
 
@@ -107,61 +92,6 @@ def register_model(
     return model.body
 
 
-def add_contributor(stack: PortalStack, project_slug: str) -> tuple[str, str]:
-    """A new account with the contributor role in the project (there is no API for users)."""
-    username, password = f"dana-{uuid.uuid4().hex[:6]}", "dana-password-1"
-    code = ADD_CONTRIBUTOR.format(username=username, password=password, slug=project_slug)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=REPO,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return username, password
-
-
-@pytest.fixture
-def contributor_page(
-    browser: Any, portal_stack: PortalStack, page_errors: list[str]
-) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """A browser page signed in, through the login form, as a new contributor of a new
-    dataset's project; with that dataset."""
-    dataset = create_dataset(portal_stack, "browser-drift")
-    username, password = add_contributor(portal_stack, dataset["project"])
-    context = browser.new_context(viewport={"width": WIDE, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    try:
-        page.goto(f"{portal_stack.base_url}/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login/" not in url)
-        assert page.get_by_text(f"Signed in as {username}").count() == 1
-        yield page, dataset
-    finally:
-        context.close()
-
-
-def wait_for_charts(page: Any, selector: str) -> None:
-    page.wait_for_function(CHARTS_DRAWN, arg=selector)
-
-
-def screenshot(page: Any, name: str) -> None:
-    """The page full length at both widths (for people; nothing compares them)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (WIDE, NARROW):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_timeout(300)  # Plotly's responsive resize is debounced
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": WIDE, "height": 900})
-
-
 def card(page: Any, heading: str) -> Any:
     return page.locator("section.card").filter(
         has=page.get_by_role("heading", name=heading, exact=True)
@@ -220,7 +150,7 @@ def test_a_contributor_investigates_a_drifted_total_value(
     assert card(page, "Predictions and confidence").count() == 1
     assert card(page, "Over time").count() == 1
     wait_for_charts(page, "main")
-    screenshot(page, "analysis")
+    screenshot(page, SHOTS, "analysis")
 
     # The feature's page: reference and current distributions drawn.
     card(page, "Features").get_by_role("link", name="total_value", exact=True).click()
@@ -257,6 +187,6 @@ def test_a_contributor_investigates_a_drifted_total_value(
     where.locator("[data-plotly=drift-heatmap] .main-svg").first.wait_for()
     where.locator("[data-plotly=drift-timeline] .main-svg").first.wait_for()
     wait_for_charts(page, "main")
-    screenshot(page, "model-drift")
+    screenshot(page, SHOTS, "model-drift")
 
     assert page_errors == []

@@ -9,11 +9,7 @@ people to look at (they are not compared).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,8 @@ import numpy as np
 import pytest
 
 from lineage.demo.transactions import make_transactions
-from tests.portal_stack import REPO, PortalStack, create_dataset, wait_for_job
+from tests.browser.helpers import screenshot, wait_for_charts
+from tests.portal_stack import PortalStack, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.services]
 
@@ -29,19 +26,7 @@ ROWS = 3000
 SENTINEL_ROWS = 90  # 3 % of the rows
 RUN_TIMEOUT = 60.0
 SHOTS = Path("/tmp/quality-shots")
-WIDE, NARROW = 1400, 420
-
-ADD_CONTRIBUTOR = """
-from django.contrib.auth.models import User
-from lineage.models import Membership, Project
-user = User.objects.create_user({username!r}, password={password!r})
-Membership.objects.create(project=Project.objects.get(slug={slug!r}), user=user, role="contributor")
-"""
-
-CHARTS_DRAWN = """(selector) => {
-  const plots = [...document.querySelectorAll(selector + ' .plot')];
-  return plots.length > 0 && plots.every(plot => plot.querySelector('.main-svg'));
-}"""
+DATASET_NAME = "browser-quality"
 
 
 def transactions_csv(sentinel_rows: int = 0) -> bytes:
@@ -50,47 +35,6 @@ def transactions_csv(sentinel_rows: int = 0) -> bytes:
     flagged = np.random.default_rng(7).choice(ROWS, size=sentinel_rows, replace=False)
     frame.loc[flagged, "total_value"] = -1
     return frame.to_csv(index=False).encode()
-
-
-def add_contributor(stack: PortalStack, project_slug: str) -> tuple[str, str]:
-    """A new account with the contributor role in the project (there is no API for users)."""
-    username, password = f"carl-{uuid.uuid4().hex[:6]}", "carl-password-1"
-    code = ADD_CONTRIBUTOR.format(username=username, password=password, slug=project_slug)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=REPO,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return username, password
-
-
-@pytest.fixture
-def contributor_page(
-    browser: Any, portal_stack: PortalStack, page_errors: list[str]
-) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """A browser page signed in, through the login form, as a new contributor of a new
-    dataset's project; with that dataset."""
-    dataset = create_dataset(portal_stack, "browser-quality")
-    username, password = add_contributor(portal_stack, dataset["project"])
-    context = browser.new_context(viewport={"width": WIDE, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    try:
-        page.goto(f"{portal_stack.base_url}/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login/" not in url)
-        assert page.get_by_text(f"Signed in as {username}").count() == 1
-        yield page, dataset
-    finally:
-        context.close()
 
 
 def wait_for_finished_run(stack: PortalStack, dataset_id: int, version: int) -> dict[str, Any]:
@@ -108,20 +52,6 @@ def wait_for_finished_run(stack: PortalStack, dataset_id: int, version: int) -> 
                 return runs[0]
         time.sleep(0.25)
     pytest.fail(f"v{version} had no finished quality run after {RUN_TIMEOUT:.0f} s: {runs}")
-
-
-def wait_for_charts(page: Any, selector: str) -> None:
-    page.wait_for_function(CHARTS_DRAWN, arg=selector)
-
-
-def screenshot(page: Any, name: str) -> None:
-    """The page full length at both widths (for people; nothing compares them)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (WIDE, NARROW):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_timeout(300)  # Plotly's responsive resize is debounced
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": WIDE, "height": 900})
 
 
 def card(page: Any, heading: str) -> Any:
@@ -229,7 +159,7 @@ def test_a_contributor_catches_minus_one_in_total_value_from_a_suggested_suite(
     assert {float(value) for value in values} == {-1.0}, values
     wait_for_charts(page, "section.card:has(table.sample-rows)")
     assert failing.locator(".plot .main-svg").count() > 0
-    screenshot(page, "run")
+    screenshot(page, SHOTS, "run")
 
     # The suite page after both runs, with its charts over versions.
     page.goto(f"{base}/quality/datasets/{dataset_id}/")
@@ -244,7 +174,7 @@ def test_a_contributor_catches_minus_one_in_total_value_from_a_suggested_suite(
         ("v1", "Passed", "Suite changed"),
     ], runs
     wait_for_charts(page, "main")
-    screenshot(page, "suite")
+    screenshot(page, SHOTS, "suite")
 
     # A new range check, previewed on v2 as it is filled in: no click needed.
     page.select_option("select[name=type]", "range")
