@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -125,9 +126,6 @@ def model_drift(request: HttpRequest, model_id: int) -> HttpResponse:
     active = [analysis for analysis in analyses.defer("result")[:5] if not analysis.is_finished]
     jobs = [job for analysis in active if (job := drift_runs.job_of(analysis))]
     latest = analyses.filter(state=JobState.SUCCEEDED).first()
-    finished = list(analyses.filter(state=JobState.SUCCEEDED).defer("result")[:TIMELINE_ANALYSES])[
-        ::-1
-    ]
     settings = drift_runs.settings_of(model)
     effective = drift_runs.thresholds_for(model)
     context = {
@@ -150,7 +148,7 @@ def model_drift(request: HttpRequest, model_id: int) -> HttpResponse:
                 "schedule_cron": settings.schedule_cron,
             }
         ),
-        **_model_charts(latest, finished),
+        **_model_charts(latest, analyses.filter(state=JobState.SUCCEEDED)),
     }
     return render(request, "monitoring/model_drift.html", context)
 
@@ -179,32 +177,32 @@ def _start_initial(model: RegisteredModel) -> dict[str, Any]:
     return initial
 
 
-def _model_charts(latest: DriftAnalysis | None, finished: list[DriftAnalysis]) -> dict[str, Any]:
+def _model_charts(
+    latest: DriftAnalysis | None, finished: QuerySet[DriftAnalysis]
+) -> dict[str, Any]:
     """The heatmap of the latest analysis's windows (or of successive analyses when it has
     none), the timeline of drift scores and the confidence trend."""
-    result = (latest.result or {}) if latest else {}
-    windows = result.get("windows") or []
+    windows = ((latest.result or {}) if latest else {}).get("windows") or []
+    columns: list[tuple[str, list[dict[str, Any]]]] = []
+    points: list[dict[str, Any]] = []
+    confidence: list[dict[str, Any]] = []
     if windows:
-        columns = [(window["label"], window["features"]) for window in windows]
-        points = [
-            {
-                "label": window["label"],
-                "score": window.get("drift_share"),
-                "drifted": window.get("drifted"),
-            }
-            for window in windows
-        ]
-        confidence = [
-            {"label": window["label"], "mean": window.get("confidence_mean")}
-            for window in windows
-            if window.get("confidence_mean") is not None
-        ]
+        for window in windows:
+            columns.append((window["label"], window["features"]))
+            points.append(
+                {
+                    "label": window["label"],
+                    "score": window.get("drift_share"),
+                    "drifted": window.get("drifted"),
+                }
+            )
+            if window.get("confidence_mean") is not None:
+                confidence.append({"label": window["label"], "mean": window["confidence_mean"]})
     else:
-        columns = []
-        points = []
-        confidence = []
-        for analysis in finished:
+        # One query for the newest analyses, oldest first along the axis.
+        for analysis in list(finished[:TIMELINE_ANALYSES])[::-1]:
             label = f"#{analysis.pk} {analysis.created_at:%m-%d %H:%M}"
+            result = analysis.result or {}
             points.append(
                 {
                     "label": label,
@@ -213,13 +211,8 @@ def _model_charts(latest: DriftAnalysis | None, finished: list[DriftAnalysis]) -
                     "auc": analysis.domain_auc,
                 }
             )
-        for analysis in DriftAnalysis.objects.filter(pk__in=[a.pk for a in finished]).order_by(
-            "created_at"
-        ):
-            label = f"#{analysis.pk} {analysis.created_at:%m-%d %H:%M}"
-            analysis_result = analysis.result or {}
-            columns.append((label, analysis_result.get("features") or []))
-            prediction = analysis_result.get("prediction") or {}
+            columns.append((label, result.get("features") or []))
+            prediction = result.get("prediction") or {}
             mean = (prediction.get("confidence") or {}).get("current_mean")
             if mean is not None:
                 confidence.append({"label": label, "mean": mean})

@@ -21,17 +21,10 @@ from lineage.models import RegisteredModel
 from lineage.permissions import CatalogPermission, can_contribute, visible_projects
 from monitoring import drift_runs
 from monitoring.api.serializers import VisibleDatasetVersionField
+from monitoring.api.views import refusal
 from monitoring.choices import CurrentSource, RunTrigger, ScheduleKind, WindowFrequency
 from monitoring.models import DriftAnalysis, DriftSettings
 from monitoring.permissions import visible_analyses
-
-
-def drift_error(exc: drift_runs.DriftError) -> exceptions.APIException:
-    if exc.status == 400:
-        return serializers.ValidationError({exc.field: [exc.message]})
-    error = exceptions.APIException({exc.field: [exc.message]})
-    error.status_code = exc.status
-    return error
 
 
 class DriftAnalysisFilterSet(django_filters.FilterSet):
@@ -201,7 +194,7 @@ class DriftAnalysisViewSet(
                 thresholds=data["thresholds"],
             )
         except drift_runs.DriftError as exc:
-            raise drift_error(exc) from exc
+            raise refusal(exc) from exc
         analysis.refresh_from_db()
         body = DriftAnalysisDetailSerializer(analysis, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -266,7 +259,7 @@ class DriftSettingsView(APIView):
                 schedule_cron=data.get("schedule_cron"),
             )
         except drift_runs.DriftError as exc:
-            raise drift_error(exc) from exc
+            raise refusal(exc) from exc
         return Response(DriftSettingsSerializer(saved).data)
 
     patch = put

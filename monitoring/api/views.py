@@ -22,7 +22,7 @@ from lineage.permissions import (
     may_see_pii,
     visible_dataset_versions,
 )
-from monitoring import services
+from monitoring import drift_runs, services
 from monitoring.api import serializers as api
 from monitoring.choices import RunTrigger
 from monitoring.filtersets import QualityRunFilterSet, QualitySuiteFilterSet
@@ -30,7 +30,9 @@ from monitoring.models import QualitySuite, QualitySuiteVersion
 from monitoring.permissions import visible_runs, visible_suites
 
 
-def quality_error(exc: services.QualityError) -> exceptions.APIException:
+def refusal(exc: services.QualityError | drift_runs.DriftError) -> exceptions.APIException:
+    """A refused quality or drift request as
+    the API answer: a 400 naming the field, or the status it asks for."""
     if exc.status == 400:
         return serializers.ValidationError({exc.field: [exc.message]})
     error = exceptions.APIException({exc.field: [exc.message]})
@@ -96,7 +98,7 @@ class QualitySuiteViewSet(
                 )
                 self._apply_schedule(suite, data)
         except services.QualityError as exc:
-            raise quality_error(exc) from exc
+            raise refusal(exc) from exc
         serializer.instance = suite
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
@@ -114,7 +116,7 @@ class QualitySuiteViewSet(
                 )
                 self._apply_schedule(suite, data)
         except services.QualityError as exc:
-            raise quality_error(exc) from exc
+            raise refusal(exc) from exc
         suite.refresh_from_db()
         serializer.instance = suite
 
@@ -177,7 +179,7 @@ class QualityRunViewSet(
         try:
             run = services.start_quality_run(version, user=request.user, trigger=RunTrigger.API)
         except services.QualityError as exc:
-            raise quality_error(exc) from exc
+            raise refusal(exc) from exc
         body = api.QualityRunStartedSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -199,7 +201,7 @@ class SuggestedChecksView(APIView):
         try:
             suggested = services.suggested_suite(version)
         except services.QualityError as exc:
-            raise quality_error(exc) from exc
+            raise refusal(exc) from exc
         return Response(
             {"dataset_version": version.pk, "version": version.version, "checks": suggested}
         )
