@@ -31,8 +31,8 @@ from monitoring.permissions import visible_runs, visible_suites
 
 
 def refusal(exc: services.QualityError | drift_runs.DriftError) -> exceptions.APIException:
-    """A refused quality or drift request as
-    the API answer: a 400 naming the field, or the status it asks for."""
+    """A refused quality or drift request as the API's answer: a 400 naming the field, or
+    the status the refusal asks for (409 and the like)."""
     if exc.status == 400:
         return serializers.ValidationError({exc.field: [exc.message]})
     error = exceptions.APIException({exc.field: [exc.message]})
