@@ -141,3 +141,5 @@ class NotificationKind(models.TextChoices):
     REVIEW_DECIDED = "review_decided", "Review decided"
     QUALITY_FAILED = "quality_failed", "Quality checks failed"
     DRIFT_DETECTED = "drift_detected", "Drift detected"
+    ALERT_FIRED = "alert_fired", "Alert fired"
+    ALERT_RESOLVED = "alert_resolved", "Alert resolved"

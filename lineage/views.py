@@ -79,6 +79,8 @@ def _jobs_for(target: Any) -> QuerySet[Job]:
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    from monitoring.serving_views import production_health  # monitoring builds on lineage
+
     projects = visible_projects(request.user).with_counts()
     recent_versions = (
         visible_dataset_versions(request.user)
@@ -114,6 +116,7 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "lineage/home.html",
         {
+            "production_health": production_health(request.user),
             "projects": projects,
             "recent_versions": recent_versions,
             "failing_versions": failing_versions,

@@ -132,12 +132,25 @@ MEDIA_URL = "media/"
 
 # Uploads: the largest dataset or artifact accepted, and when Django spools to disk.
 MAX_UPLOAD_BYTES = envint("MAX_UPLOAD_MB", 512) * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A batch of 10,000 logged predictions with a few dozen features is several MiB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
 
 # Drift analyses over more rows than this (both sides) are shared among workers, a group
 # of features per Celery task.
 DRIFT_CHUNK_ROWS = envint("DRIFT_CHUNK_ROWS", 200_000)
 DRIFT_FEATURES_PER_CHUNK = envint("DRIFT_FEATURES_PER_CHUNK", 5)
+
+# Serving and the prediction log (monitoring.prediction_log explains the spool).
+SERVING_CACHE_SIZE = envint("SERVING_CACHE_SIZE", 8)
+SERVING_BATCH_LIMIT = envint("SERVING_BATCH_LIMIT", 1_000)
+PREDICTION_BATCH_LIMIT = envint("PREDICTION_BATCH_LIMIT", 10_000)
+PREDICTION_SPOOL_DIR = Path(envstr("PREDICTION_SPOOL_DIR", str(VAR_DIR / "prediction-spool")))
+PREDICTION_SPOOL_MAX_BYTES = envint("PREDICTION_SPOOL_MAX_BYTES", 256 * 1024 * 1024)
+PREDICTION_LOG_FLUSH_SECONDS = float(envstr("PREDICTION_LOG_FLUSH_SECONDS", "0.2"))
+# "thread": a writer thread per process stores the log; "sync": each request stores its own.
+PREDICTION_LOG_WRITER = envstr("PREDICTION_LOG_WRITER", "thread")
+WORKER_HEARTBEAT_SECONDS = envint("WORKER_HEARTBEAT_SECONDS", 15)
+WORKER_HEARTBEAT_STALE_SECONDS = envint("WORKER_HEARTBEAT_STALE_SECONDS", 60)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Model artifacts: skops loads only its default trusted types plus these, which are
@@ -156,6 +169,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+# Probes call the health endpoints over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", not DEBUG)
@@ -193,6 +208,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lineage.tasks.find_expired_data",
         "schedule": crontab(hour=6, minute=0),
     },
+    "evaluate-alerts": {"task": "monitoring.tasks.evaluate_alerts", "schedule": 60.0},
+    "recover-prediction-spool": {
+        "task": "monitoring.tasks.recover_prediction_spool",
+        "schedule": 60.0,
+    },
+    "compact-prediction-rollups": {
+        "task": "monitoring.tasks.compact_prediction_rollups",
+        "schedule": crontab(minute=5),
+    },
+    "apply-prediction-retention": {
+        "task": "monitoring.tasks.apply_prediction_retention",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -215,7 +243,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MLOps portal API",
-    "DESCRIPTION": "Catalog of projects, datasets and models, with their versions and jobs.",
+    "DESCRIPTION": "Catalog of projects, datasets and models, with their versions and jobs; "
+    "quality checks, drift analyses, serving and its prediction log, alerts.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
@@ -230,6 +259,9 @@ SPECTACULAR_SETTINGS = {
         "JobStateEnum": "lineage.choices.JobState",
         "ReviewStateEnum": "lineage.choices.ReviewState",
         "RunStateEnum": "lineage.choices.RunState",
+        "VersionSourceEnum": "lineage.choices.VersionSource",
+        "PredictionSourceEnum": "monitoring.choices.PredictionSource",
+        "AlertMetricEnum": "monitoring.choices.AlertMetric",
     },
 }
 

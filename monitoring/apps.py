@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class MonitoringConfig(AppConfig):
-    """Data quality (check suites, runs, the quality gate) and drift analyses."""
+    """Data quality (check suites, runs, the quality gate), drift analyses, and serving
+    with its prediction log, dashboards, alerts and health."""
 
     name = "monitoring"
     verbose_name = "Monitoring"
@@ -32,3 +33,7 @@ class MonitoringConfig(AppConfig):
             user_facing_errors=(profiling.DataFileError, drift_runs.DriftError),
         )
         VISIBLE_JOB_TARGETS[DriftAnalysis] = visible_analyses
+        from monitoring import heartbeat, prediction_inputs  # noqa: F401  (heartbeat: signals)
+        from monitoring.choices import CurrentSource
+
+        drift_runs.CURRENT_READERS[CurrentSource.PREDICTIONS] = prediction_inputs.READER

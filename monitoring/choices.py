@@ -43,3 +43,28 @@ class WindowFrequency(models.TextChoices):
     HOUR = "hour", "Hourly"
     DAY = "day", "Daily"
     WEEK = "week", "Weekly"
+
+
+class PredictionSource(models.TextChoices):
+    SERVED = "served", "Served by the portal"
+    INGESTED = "ingested", "Ingested"
+
+
+class AlertMetric(models.TextChoices):
+    """What an alert rule watches; `ABOVE` metrics breach over the threshold, the others
+    under it (drift breaches when the production version has drifted)."""
+
+    LATENCY_P95 = "latency_p95", "Latency p95 (ms) above"
+    CONFIDENCE_MEAN = "confidence_mean", "Mean confidence below"
+    ERROR_RATE = "error_rate", "Error rate above"
+    ACCURACY = "accuracy", "Accuracy below"
+    F1 = "f1", "F1 (macro) below"
+    ROC_AUC = "roc_auc", "ROC AUC below"
+    MAE = "mae", "MAE above"
+    RMSE = "rmse", "RMSE above"
+    DRIFT = "drift", "Drift detected"
+
+
+ABOVE_METRICS = frozenset(
+    {AlertMetric.LATENCY_P95, AlertMetric.ERROR_RATE, AlertMetric.MAE, AlertMetric.RMSE}
+)

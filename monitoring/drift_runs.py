@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,9 +47,23 @@ from monitoring.models import DriftAnalysis, DriftFeatureChunk, DriftSettings
 # DRIFT_FEATURES_PER_CHUNK to a task.
 SCHEDULED_TASK = "monitoring.drift_runs.run_scheduled_drift_analysis"
 
-# Readers of current data other than dataset versions (the prediction log registers its
-# own): source -> function(analysis, columns) -> pyarrow Table.
-CURRENT_READERS: dict[str, Callable[[DriftAnalysis, list[str]], pa.Table]] = {}
+
+@dataclass(frozen=True)
+class CurrentReader:
+    """Current data other than a dataset version (the prediction log registers one).
+
+    `check(model_version, start, end)` refuses a bad request with DriftError and returns
+    the effective (start, end) and the data's schema {column: portable type};
+    `read(analysis, columns)` returns the data as a pyarrow Table; `time_column` is the
+    column windows use by default.
+    """
+
+    check: Callable[[ModelVersion, Any, Any], tuple[Any, Any, dict[str, str]]]
+    read: Callable[[DriftAnalysis, list[str]], pa.Table]
+    time_column: str
+
+
+CURRENT_READERS: dict[str, CurrentReader] = {}
 
 
 class DriftError(ValueError):
@@ -165,7 +180,12 @@ def start_drift_analysis(
         _require_stored(current_version, "current_version")
         current_schema = {column["name"]: column["type"] for column in current_version.schema}
     elif current_source in CURRENT_READERS:
-        current_schema = None
+        reader = CURRENT_READERS[current_source]
+        current_start, current_end, current_schema = reader.check(
+            model_version, current_start, current_end
+        )
+        if window_frequency and not window_column:
+            window_column = reader.time_column
     else:
         raise DriftError(
             "This portal has no log of production inputs for this model yet: compare a "
@@ -192,7 +212,7 @@ def start_drift_analysis(
     features = model_features(model_version, reference_version)
     if current_schema is not None and not set(features) & set(current_schema):
         raise DriftError(
-            f"{current_version} has none of the model's features "
+            f"{current_version or 'The current data'} has none of the model's features "
             f"({', '.join(features[:8])}{'…' if len(features) > 8 else ''}).",
             "current_version",
         )
@@ -668,7 +688,7 @@ def read_current(analysis: DriftAnalysis, columns: list[str]) -> pa.Table:
     reader = CURRENT_READERS.get(analysis.current_source)
     if reader is None:
         raise profiling.DataFileError("There is no log of production inputs to read.")
-    return reader(analysis, columns)
+    return reader.read(analysis, columns)
 
 
 def _read_version(version: DatasetVersion | None, columns: list[str], side: str) -> pa.Table:
@@ -708,8 +728,9 @@ def _json_safe(value: Any) -> Any:
 
 @shared_task
 def run_scheduled_drift_analysis(model_id: int) -> int | None:
-    """Beat: compare the production version's training data with the newest stored version
-    of that dataset (the model's fresh data), with the model's windowing."""
+    """Beat: compare the production version's training data with the inputs logged in
+    production over the last schedule period (a day; an hour when hourly), or, when none
+    were logged, with the newest stored version of the training dataset."""
     model = RegisteredModel.objects.filter(pk=model_id).first()
     if model is None:
         return None
@@ -719,6 +740,22 @@ def run_scheduled_drift_analysis(model_id: int) -> int | None:
     )
     if version is None or version.training_dataset_version is None:
         return None
+    current_settings = settings_of(model)
+    end = timezone.now()
+    span = dt.timedelta(hours=1 if current_settings.schedule_kind == ScheduleKind.HOURLY else 24)
+    try:
+        analysis = start_drift_analysis(
+            version,
+            user=None,
+            trigger=RunTrigger.SCHEDULE,
+            current_source=CurrentSource.PREDICTIONS,
+            current_start=end - span,
+            current_end=end,
+            window_frequency=WindowFrequency.HOUR,
+        )
+        return analysis.pk
+    except DriftError:
+        pass  # nothing logged in the period: fall back on the dataset
     newest = (
         version.training_dataset_version.dataset.versions.exclude(file="")
         .filter(destroyed_at__isnull=True)
@@ -727,7 +764,6 @@ def run_scheduled_drift_analysis(model_id: int) -> int | None:
     )
     if newest is None:
         return None
-    current_settings = settings_of(model)
     try:
         analysis = start_drift_analysis(
             version,

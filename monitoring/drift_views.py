@@ -19,7 +19,7 @@ from lineage.choices import JobState
 from lineage.models import DatasetVersion, RegisteredModel
 from lineage.permissions import can_contribute, visible_dataset_versions, visible_projects
 from monitoring import drift, drift_charts, drift_runs
-from monitoring.choices import RunTrigger, ScheduleKind, WindowFrequency
+from monitoring.choices import CurrentSource, RunTrigger, ScheduleKind, WindowFrequency
 from monitoring.models import DriftAnalysis
 from monitoring.permissions import visible_analyses
 
@@ -47,6 +47,9 @@ def _analysis(request: HttpRequest, pk: int) -> DriftAnalysis:
     )
 
 
+LOGGED_INPUTS = "logged"
+
+
 class StartAnalysisForm(forms.Form):
     model_version = forms.TypedChoiceField(coerce=int, label="Model version")
     reference_version = forms.TypedChoiceField(
@@ -56,9 +59,23 @@ class StartAnalysisForm(forms.Form):
         label="Reference",
         help_text="Empty: the model version's training data.",
     )
-    current_version = forms.TypedChoiceField(coerce=int, label="Current data")
+    current_version = forms.ChoiceField(label="Current data")
+    logged_from = forms.DateTimeField(
+        required=False,
+        label="Logged from (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="With logged inputs: empty is a day before the end.",
+    )
+    logged_to = forms.DateTimeField(
+        required=False,
+        label="Logged until (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Empty: now.",
+    )
     window_column = forms.CharField(
-        required=False, label="Window by column", help_text="A date or time column, e.g. timestamp."
+        required=False,
+        label="Window by column",
+        help_text="A date or time column, e.g. timestamp (logged inputs: logged_at).",
     )
     window_frequency = forms.ChoiceField(
         choices=WindowFrequency.choices, required=False, label="Windows"
@@ -82,7 +99,10 @@ class StartAnalysisForm(forms.Form):
         )
         choices = [(version.pk, str(version)) for version in data]
         self.fields["reference_version"].choices = [("", "Training data"), *choices]
-        self.fields["current_version"].choices = choices
+        self.fields["current_version"].choices = [
+            (LOGGED_INPUTS, "Inputs logged in production"),
+            *choices,
+        ]
 
 
 class DriftSettingsForm(forms.Form):
@@ -236,6 +256,7 @@ def start_analysis(request: HttpRequest, model_id: int) -> HttpResponse:
     data = form.cleaned_data
     version = model.versions.get(pk=data["model_version"])
     visible = visible_dataset_versions(request.user)
+    logged = data["current_version"] == LOGGED_INPUTS
     try:
         analysis = drift_runs.start_drift_analysis(
             version,
@@ -244,7 +265,10 @@ def start_analysis(request: HttpRequest, model_id: int) -> HttpResponse:
             reference_version=visible.get(pk=data["reference_version"])
             if data["reference_version"]
             else None,
-            current_version=visible.get(pk=data["current_version"]),
+            current_source=CurrentSource.PREDICTIONS if logged else CurrentSource.DATASET_VERSION,
+            current_version=None if logged else visible.get(pk=int(data["current_version"])),
+            current_start=data["logged_from"] if logged else None,
+            current_end=data["logged_to"] if logged else None,
             window_column=data["window_column"].strip(),
             window_frequency=data["window_frequency"],
         )

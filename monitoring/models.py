@@ -15,8 +15,10 @@ from django_celery_beat.models import PeriodicTask
 from lineage.choices import JobState, QualityStatus
 from lineage.models import Dataset, DatasetVersion, ImmutableError, ModelVersion, RegisteredModel
 from monitoring.choices import (
+    AlertMetric,
     CheckOutcome,
     CurrentSource,
+    PredictionSource,
     RunTrigger,
     ScheduleKind,
     Severity,
@@ -319,3 +321,152 @@ class DriftFeatureChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Chunk {self.index} of analysis #{self.analysis_id}"
+
+
+# Serving and observability ------------------------------------------------------------------
+
+
+class PredictionRecord(models.Model):
+    """One scored request: served by the portal or ingested from elsewhere, its inputs and
+    outputs, and its ground truth once that arrives.
+
+    Built for tens of millions of rows: the only indexes are the request UUID (lookups and
+    idempotent ingestion) and (model, logged_at) (a time range of one model, for drift
+    reads and retention). The pages never scan it: they read `PredictionRollup`.
+    """
+
+    request_id = models.UUIDField(unique=True)
+    model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    logged_at = models.DateTimeField()
+    source = models.CharField(max_length=10, choices=PredictionSource.choices)
+    inputs = models.JSONField()
+    prediction = models.JSONField(null=True)
+    probabilities = models.JSONField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    label = models.JSONField(null=True, blank=True)
+    labelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "logged_at"], name="prediction_model_time")]
+
+    def __str__(self) -> str:
+        return f"Prediction {self.request_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("prediction-detail", args=[self.request_id])
+
+
+class PredictionRollup(models.Model):
+    """Aggregates of a model version's predictions in one hour, as additive partials: each
+    stored batch (and each ground-truth correction) appends one, and `compact_rollups` merges
+    an hour's partials later. Dashboards and alerts sum them instead of reading the log."""
+
+    model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    hour = models.DateTimeField()
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    labelled = models.BigIntegerField(default=0)
+    # Histograms and sums, as `monitoring.rollups` shapes them.
+    stats = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "hour"], name="rollup_model_hour")]
+
+    def __str__(self) -> str:
+        return f"Rollup of {self.model_version_id} at {self.hour:%Y-%m-%d %H:00}"
+
+
+class ServingSettings(models.Model):
+    """A model's observability settings: how long its prediction log is kept."""
+
+    model = models.OneToOneField(
+        RegisteredModel, on_delete=models.CASCADE, related_name="serving_settings"
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=90,
+        help_text="Delete logged predictions older than this many days (empty: keep them).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "serving settings"
+
+    def __str__(self) -> str:
+        return f"Serving settings of {self.model.name}"
+
+
+class AlertRule(models.Model):
+    """A condition on a model's runtime figures, evaluated by a scheduled job over the last
+    `window_minutes`; a breach opens an incident."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="alert_rules")
+    metric = models.CharField(max_length=30, choices=AlertMetric.choices)
+    threshold = models.FloatField(null=True, blank=True)
+    window_minutes = models.PositiveIntegerField(default=60)
+    # Below this many requests (labelled ones, for performance) in the window, no verdict.
+    min_samples = models.PositiveIntegerField(default=20)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["model", "metric", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()} rule of {self.model.name}"
+
+
+class AlertIncident(models.Model):
+    """A breach of a rule, from the evaluation that saw it to the one that saw it end. At
+    most one incident of a rule is open, so a breach notifies once, not every evaluation."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="incidents")
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    value = models.FloatField(null=True, blank=True)
+    last_value = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="one_open_incident_per_rule",
+            )
+        ]
+        indexes = [models.Index(fields=["model", "-opened_at"])]
+
+    def __str__(self) -> str:
+        return f"Incident #{self.pk} of {self.rule}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of each Celery worker, for `/healthz`."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.hostname} at {self.last_seen:%H:%M:%S}"

@@ -58,6 +58,14 @@ def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _prediction_log_in_tmp(settings: Any, tmp_path: Any) -> None:
+    """Served predictions are stored by the request itself (no writer thread outside the
+    test's transaction), through a spool folder of the test's own."""
+    settings.PREDICTION_SPOOL_DIR = tmp_path / "prediction-spool"
+    settings.PREDICTION_LOG_WRITER = "sync"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """The named actors get real passwords; a cheap hasher keeps creating them instant."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -246,3 +246,91 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+# Served models -------------------------------------------------------------------------------
+
+SERVED_SIGNATURE = [
+    {"name": "amount", "type": "float"},
+    {"name": "items", "type": "integer"},
+    {"name": "channel", "type": "string"},
+]
+
+
+def serving_frame(rows: int, seed: int = 0) -> Any:
+    """Inputs of the served models: fraud is likelier for large online amounts."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "amount": rng.gamma(2.0, 40.0, rows).round(2),
+            "items": rng.integers(1, 8, rows),
+            "channel": rng.choice(["online", "chip", "contactless"], rows),
+        }
+    )
+    risk = frame["amount"] / 100 + (frame["channel"] == "online") * 1.5 - 2.5
+    frame["is_fraud"] = (rng.random(rows) < 1 / (1 + np.exp(-risk))).astype(int)
+    frame["spend"] = frame["amount"] * 1.1 + frame["items"] * 3
+    return frame
+
+
+def served_pipeline(target: str) -> bytes:
+    """A scikit-learn gradient boosting pipeline (one-hot channel), as a skops artifact."""
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = serving_frame(600, seed=1)
+    estimator = GradientBoostingRegressor if target == "spend" else GradientBoostingClassifier
+    pipeline = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [("channel", OneHotEncoder(handle_unknown="ignore"), ["channel"])],
+                    remainder="passthrough",
+                ),
+            ),
+            ("model", estimator(n_estimators=20, max_depth=2, random_state=0)),
+        ]
+    )
+    pipeline.fit(frame[["amount", "items", "channel"]], frame[target])
+    return sio.dumps(pipeline)
+
+
+@pytest.fixture
+def make_served_model(project: Project, contributor: User) -> Callable[..., Any]:
+    """A registered model whose version 1 (the pipeline above) is in production."""
+    from lineage.choices import ModelTask, Stage
+    from lineage.models import RegisteredModel
+
+    def make(name: str = "fraud-scorer", task: str = ModelTask.CLASSIFICATION) -> Any:
+        model = RegisteredModel.objects.create(
+            project=project, name=name, task=task, owner=contributor
+        )
+        target = "is_fraud" if task == ModelTask.CLASSIFICATION else "spend"
+        version = services.register_model_version(
+            model,
+            SimpleUploadedFile("model.skops", served_pipeline(target)),
+            {"signature": SERVED_SIGNATURE, "target_column": target},
+            user=contributor,
+        )
+        version.change_stage(Stage.PRODUCTION, contributor)
+        return model
+
+    return make
+
+
+@pytest.fixture
+def served_model(make_served_model: Callable[..., Any]) -> Any:
+    return make_served_model()
+
+
+@pytest.fixture
+def served_regressor(make_served_model: Callable[..., Any]) -> Any:
+    from lineage.choices import ModelTask
+
+    return make_served_model("spend-forecast", ModelTask.REGRESSION)

@@ -416,18 +416,22 @@ def test_a_bad_threshold_is_refused_naming_it(
     assert not DriftAnalysis.objects.exists()
 
 
-def test_logged_production_inputs_are_refused_until_the_portal_logs_them(
+def test_a_window_of_logged_inputs_with_nothing_logged_is_refused_by_name(
     post_as_contributor: Callable[..., Any], trained: ModelVersion
 ) -> None:
     refused = post_as_contributor(
         model_version=trained.pk,
         current_source="predictions",
         current_start="2026-10-01T00:00:00Z",
+        current_end="2026-10-02T00:00:00Z",
     )
 
     assert refused.status_code == 400
-    assert list(refused.data) == ["current_source"]
-    assert "compare a dataset version instead" in str(refused.data["current_source"][0])
+    assert list(refused.data) == ["current_start"]
+    assert "were logged between 2026-10-01 00:00 and 2026-10-02 00:00" in str(
+        refused.data["current_start"][0]
+    )
+    assert not DriftAnalysis.objects.exists()
 
 
 def test_a_missing_current_version_is_refused(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import skops.io as sio
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
@@ -53,6 +54,18 @@ def run_queued_jobs() -> None:
 
 
 NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]
+
+
+def pd_timestamp(moment: dt.datetime) -> Any:
+    """A naive timestamp in UTC, comparable with the demo frames' timestamp column."""
+    import pandas as pd
+
+    return pd.Timestamp(moment.replace(tzinfo=None))
+
+
+def plain(value: Any) -> Any:
+    """A JSON value from a pandas cell."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def train(frame: Any, seed: int) -> tuple[Pipeline, dict[str, float]]:
@@ -227,6 +240,7 @@ class Command(BaseCommand):
         versions[0].change_stage(Stage.PRODUCTION, admin, "First model in production.")
         versions[1].change_stage(Stage.STAGING, admin, "Candidate trained on October data.")
         self.load_drift(admin, model, versions[0], dataset)
+        self.load_serving(admin, model, versions[0])
         self.load_lineage_and_governance(project, admin, data_versions, versions, external)
 
     def load_quality(
@@ -291,6 +305,91 @@ class Command(BaseCommand):
             trigger=RunTrigger.MANUAL,
             current_version=dataset.versions.order_by("-version").first(),
             window_column="timestamp",
+            window_frequency="day",
+        )
+        run_queued_jobs()
+
+    def load_serving(self, admin: Any, model: RegisteredModel, production: Any) -> None:
+        """Two weeks of the production model's traffic up to now, scored by the model itself:
+        a daily rhythm, the holiday shift in the last six days (lower confidence), ground
+        truth for most requests older than three days, alert rules evaluated once, and a
+        drift analysis of the last week of logged inputs by day."""
+        from lineage import artifacts
+        from monitoring import alerts, drift_runs, prediction_store
+        from monitoring.choices import AlertMetric, CurrentSource, RunTrigger
+        from monitoring.models import AlertRule
+
+        now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        start = now - dt.timedelta(days=14)
+        rows = 14 * 1_500
+        frame = make_transactions(rows, seed=4, start=start.strftime("%Y-%m-%d %H:%M"), days=14)
+        rng = np.random.default_rng(4)
+        season = (frame["timestamp"] >= pd_timestamp(now - dt.timedelta(days=6))).to_numpy()
+        frame.loc[season, "total_value"] = (frame.loc[season, "total_value"] * 1.8).round(2)
+        online = season & (rng.random(rows) < 0.3)
+        frame.loc[online, "channel"] = "online"
+        frame.loc[online, "card_present"] = False
+        frame = frame[frame["timestamp"] < pd_timestamp(now)].sort_values("timestamp")
+        with production.artifact.open("rb") as handle:
+            estimator = artifacts.load_estimator(
+                handle, extra_trusted=settings.MODEL_TRUSTED_TYPES
+            )
+        probabilities = estimator.predict_proba(frame[FEATURES])
+        classes = [int(label) for label in estimator.classes_]
+        latency = rng.lognormal(np.log(6.0), 0.35, len(frame)) + season[: len(frame)] * 2.0
+        inputs = frame[FEATURES].to_dict("records")
+        truth = frame[TARGET].to_numpy()
+        times = frame["timestamp"].dt.tz_localize("UTC").dt.to_pydatetime()
+        labelled = (rng.random(len(frame)) < 0.8) & (
+            frame["timestamp"] < pd_timestamp(now - dt.timedelta(days=3))
+        ).to_numpy()
+        records = []
+        for index, row_inputs in enumerate(inputs):
+            best = int(probabilities[index].argmax())
+            records.append(
+                {
+                    "request_id": uuid.UUID(
+                        int=int(rng.integers(0, 2**63)) << 64 | index, version=4
+                    ),
+                    "model_id": model.pk,
+                    "model_version_id": production.pk,
+                    "logged_at": times[index],
+                    "source": "ingested",
+                    "inputs": {key: plain(value) for key, value in row_inputs.items()},
+                    "prediction": classes[best],
+                    "probabilities": {
+                        str(label): round(float(p), 5)
+                        for label, p in zip(classes, probabilities[index], strict=True)
+                    },
+                    "confidence": round(float(probabilities[index].max()), 5),
+                    "latency_ms": round(float(latency[index]), 2),
+                    "label": int(truth[index]) if labelled[index] else None,
+                    "labelled_at": now if labelled[index] else None,
+                }
+            )
+        for first in range(0, len(records), 5_000):
+            prediction_store.store_predictions(records[first : first + 5_000])
+        for metric, threshold, window in (
+            (AlertMetric.LATENCY_P95, 25.0, 60),
+            (AlertMetric.CONFIDENCE_MEAN, 0.93, 24 * 60),
+            (AlertMetric.ACCURACY, 0.9, 7 * 24 * 60),
+            (AlertMetric.DRIFT, None, 60),
+        ):
+            AlertRule.objects.create(
+                model=model,
+                metric=metric,
+                threshold=threshold,
+                window_minutes=window,
+                created_by=admin,
+            )
+        alerts.evaluate_rules()
+        drift_runs.start_drift_analysis(
+            production,
+            user=admin,
+            trigger=RunTrigger.MANUAL,
+            current_source=CurrentSource.PREDICTIONS,
+            current_start=now - dt.timedelta(days=7),
+            current_end=now,
             window_frequency="day",
         )
         run_queued_jobs()

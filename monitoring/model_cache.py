@@ -1,0 +1,139 @@
+"""Model versions loaded for serving: each artifact is read with skops once per process and
+kept (versions are immutable), while which version is in production is asked of the
+database on every request, so promoting a version takes effect without a restart."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
+
+from lineage import artifacts
+from lineage.choices import Role, Stage
+from lineage.models import Membership, ModelVersion
+from monitoring.serving import Feature, features_of
+
+
+class ServingError(Exception):
+    """A request the portal cannot serve; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 400, field: str = "non_field_errors") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version_id: int
+    version: int
+    model_id: int
+    project_id: int
+    task: str
+    features: list[Feature]
+    estimator: Any
+
+
+_loaded: OrderedDict[int, LoadedModel] = OrderedDict()
+_cache_lock = threading.Lock()
+_load_locks: dict[int, threading.Lock] = {}
+
+
+def served_version(
+    model_id: int, version: int | None = None, *, user: Any = None
+) -> tuple[int, int, str | None]:
+    """The version to score with (the production one, or `version` when given): its id,
+    its project's id and `user`'s role there (None: not a member), in one query."""
+    versions = ModelVersion.objects.filter(model_id=model_id)
+    if version is None:
+        versions = versions.filter(stage=Stage.PRODUCTION)
+    else:
+        versions = versions.filter(version=version)
+    role = Membership.objects.filter(
+        project_id=OuterRef("model__project_id"), user_id=getattr(user, "pk", None)
+    ).values("role")[:1]
+    found = (
+        versions.annotate(role=Subquery(role))
+        .values_list("pk", "model__project_id", "role")
+        .first()
+    )
+    if found is not None:
+        version_id, project_id, member_role = found
+        if getattr(user, "is_superuser", False):
+            member_role = Role.ADMIN
+        return version_id, project_id, member_role
+    from lineage.models import RegisteredModel
+
+    model = RegisteredModel.objects.filter(pk=model_id).values_list("name", flat=True).first()
+    if model is None:
+        raise ServingError(f"There is no model with id {model_id}.", status=404, field="model")
+    if version is None:
+        raise ServingError(
+            f"Model '{model}' has no version in production: promote one, or score with "
+            "/versions/<n>/predict.",
+            status=409,
+            field="model",
+        )
+    raise ServingError(
+        f"Model '{model}' has no version {version}.", status=404, field="model_version"
+    )
+
+
+def loaded_model(version_id: int) -> LoadedModel:
+    """The version's estimator, loaded once per process (the least recently used beyond
+    `SERVING_CACHE_SIZE` is let go)."""
+    with _cache_lock:
+        found = _loaded.get(version_id)
+        if found is not None:
+            _loaded.move_to_end(version_id)
+            return found
+        load_lock = _load_locks.setdefault(version_id, threading.Lock())
+    # One thread loads a version while the others wait for it, not for every version.
+    with load_lock:
+        with _cache_lock:
+            found = _loaded.get(version_id)
+        if found is None:
+            found = _load(version_id)
+            with _cache_lock:
+                _loaded[version_id] = found
+                while len(_loaded) > settings.SERVING_CACHE_SIZE:
+                    _loaded.popitem(last=False)
+    return found
+
+
+def _load(version_id: int) -> LoadedModel:
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    features = features_of(version.signature or [])
+    if not features:
+        raise ServingError(
+            f"{version} has no signature: register it with its input features to serve it.",
+            status=409,
+            field="model_version",
+        )
+    try:
+        with version.artifact.open("rb") as handle:
+            estimator = artifacts.load_estimator(handle, extra_trusted=settings.MODEL_TRUSTED_TYPES)
+    except (artifacts.ArtifactError, OSError) as exc:
+        raise ServingError(
+            f"{version} cannot be loaded: {exc}", status=409, field="model_version"
+        ) from exc
+    return LoadedModel(
+        version_id=version.pk,
+        version=version.version,
+        model_id=version.model_id,
+        project_id=version.model.project_id,
+        task=version.model.task,
+        features=features,
+        estimator=estimator,
+    )
+
+
+def forget_all() -> None:
+    """Empty the cache (tests, and a model whose artifact storage changed)."""
+    with _cache_lock:
+        _loaded.clear()
