@@ -102,8 +102,11 @@ class PredictionSpool:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._pid = os.getpid()
         self._token = f"{socket.gethostname()}-{self._pid}-{uuid.uuid4().hex[:8]}"
-        self._lock_fd = os.open(self.directory / f"{self._token}.lock", os.O_RDWR | os.O_CREAT)
+        # Locked before it gets its name: an adopter never finds it free (and deletes it).
+        unnamed = self.directory / f"{self._token}.lock.new"
+        self._lock_fd = os.open(unnamed, os.O_RDWR | os.O_CREAT)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        unnamed.rename(self.directory / f"{self._token}.lock")
         self._segment_fd = None
         self._segment_path = None
         self._sequence = 0
@@ -308,7 +311,8 @@ def spool_ready() -> tuple[bool, str]:
     if not os.access(directory, os.W_OK):
         return False, f"The prediction spool {directory} is not writable."
     waiting = spool().waiting_bytes()
-    if waiting >= settings.PREDICTION_SPOOL_MAX_BYTES:
+    # Unready a little before predict starts refusing, so a balancer can move traffic first.
+    if waiting >= 0.9 * settings.PREDICTION_SPOOL_MAX_BYTES:
         return False, f"The prediction log is behind: {waiting / 2**20:.0f} MiB waiting."
     return True, f"{waiting / 2**20:.1f} MiB waiting to be stored."
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,6 +63,16 @@ def _prediction_log_in_tmp(settings: Any, tmp_path: Any) -> None:
     test's transaction), through a spool folder of the test's own."""
     settings.PREDICTION_SPOOL_DIR = tmp_path / "prediction-spool"
     settings.PREDICTION_LOG_WRITER = "sync"
+
+
+@pytest.fixture(autouse=True)
+def _no_model_loaded_by_an_earlier_test() -> Iterator[None]:
+    """Loaded models are cached by version id, and ids repeat after a rolled-back test."""
+    from monitoring import model_cache
+
+    model_cache.forget_all()
+    yield
+    model_cache.forget_all()
 
 
 @pytest.fixture(autouse=True)

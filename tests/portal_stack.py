@@ -140,6 +140,23 @@ class PortalStack:
             _terminate_group(process)
         self.processes.clear()
 
+    def restart_worker(self, down_for: float = 0.0) -> None:
+        """Stop the Celery worker (and its pool), leave it down `down_for` seconds, start it
+        again and wait until it is ready: an outage of the workers while the web serves."""
+        worker = self.processes.pop("worker", None)
+        if worker is not None:
+            _terminate_group(worker)
+        time.sleep(down_for)
+        log = self.log_dir / "worker.log"
+        ready_before = log.read_text(errors="replace").count(" ready.") if log.exists() else 0
+        _spawn(self, "worker", worker_command(self.worker_name), log)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while log.read_text(errors="replace").count(" ready.") <= ready_before:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"The restarted worker was not ready after {STARTUP_TIMEOUT:.0f} s")
+            time.sleep(0.25)
+
 
 def encode_multipart(
     fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]
@@ -334,6 +351,23 @@ def _wait_until_up(stack: PortalStack, worker_log: Path) -> None:
     )
 
 
+def worker_command(worker_name: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "mlops_portal",
+        "worker",
+        "--loglevel=INFO",
+        "--concurrency=1",
+        "--without-mingle",
+        "--without-gossip",
+        "-n",
+        worker_name,
+    ]
+
+
 CREATE_USER = """
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
@@ -386,25 +420,7 @@ def start_stack(broker_url: str, tmp_dir: Path) -> tuple[PortalStack, _Database]
         worker_log = log_dir / "worker.log"
         # The worker needs the database only when a task arrives: it boots during the
         # migrations (tasks queued meanwhile wait in Redis).
-        _spawn(
-            stack,
-            "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "mlops_portal",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=1",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                worker_name,
-            ],
-            worker_log,
-        )
+        _spawn(stack, "worker", worker_command(worker_name), worker_log)
         _run([python, "manage.py", "migrate", "--noinput"], env, log_dir / "setup.log")
         _spawn(
             stack,

@@ -38,9 +38,15 @@ class LenientJSONParser(JSONParser):
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from exc
 
 
+class ScoringFailed(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "The model could not score the records."
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The prediction log is behind; retry shortly."
+    wait = 1  # DRF's handler sends it as Retry-After
 
 
 def served_error(exc: model_cache.ServingError) -> exceptions.APIException:
@@ -169,10 +175,12 @@ class PredictView(APIView):
             prediction_log.log_predictions(entries)
         except prediction_log.SpoolFull as exc:
             raise ServiceUnavailable(str(exc)) from exc
+        except OSError as exc:  # a full or read-only disk: nothing was logged, so nothing served
+            raise ServiceUnavailable(
+                f"The prediction log cannot be written ({exc.strerror}); retry shortly."
+            ) from exc
         if failure:
-            error = exceptions.APIException({"non_field_errors": [failure]}, code="unprocessable")
-            error.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-            raise error
+            raise ScoringFailed({"non_field_errors": [failure]})
         if not answers:
             if single:
                 raise exceptions.ValidationError({"inputs": checked.refused[0]})
@@ -349,7 +357,8 @@ def _ingested_row(
     inputs = record.get("inputs")
     if not isinstance(inputs, dict):
         problems.append("'inputs' must be an object of feature values.")
-    elif version_id is not None:
+    elif version_id is not None and signatures[version_id]:
+        # Without a signature there is nothing to check the inputs against.
         problems += serving.check_record(inputs, signatures[version_id])
     problem = serving.check_output(record.get("prediction"), model.task, "prediction")
     if problem:
