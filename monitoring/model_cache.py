@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db.models import OuterRef, Subquery
 from lineage import artifacts
 from lineage.choices import Role, Stage
 from lineage.models import Membership, ModelVersion
-from monitoring.serving import Feature, features_of
+from monitoring.serving import Feature, array_of, features_of, frame_of, takes_arrays
 
 
 class ServingError(Exception):
@@ -37,6 +38,14 @@ class LoadedModel:
     task: str
     features: list[Feature]
     estimator: Any
+    # Scored from a float array rather than a frame (see serving.takes_arrays).
+    takes_arrays: bool = False
+
+    def inputs(self, records: Sequence[Mapping[str, Any]]) -> Any:
+        """Checked records in the form the model scores fastest."""
+        if self.takes_arrays:
+            return array_of(records, self.features)
+        return frame_of(records, self.features)
 
 
 _loaded: OrderedDict[int, LoadedModel] = OrderedDict()
@@ -130,6 +139,7 @@ def _load(version_id: int) -> LoadedModel:
         task=version.model.task,
         features=features,
         estimator=estimator,
+        takes_arrays=takes_arrays(estimator, features),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,21 +175,73 @@ def frame_of(records: Sequence[Mapping[str, Any]], features: Sequence[Feature]) 
     return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
 
 
-def score(estimator: Any, frame: pd.DataFrame) -> Scores:
+def array_of(records: Sequence[Mapping[str, Any]], features: Sequence[Feature]) -> np.ndarray:
+    """Numeric records as one float array, columns in signature order (null as NaN)."""
+    return np.array(
+        [[record.get(feature.name) for feature in features] for record in records],
+        dtype=np.float64,
+    )
+
+
+def takes_arrays(estimator: Any, features: Sequence[Feature]) -> bool:
+    """Whether the model scores a plain float array exactly as it scores the frame, checked
+    on probe rows when it is loaded. When it does, serving skips the frame and the feature
+    name checks scikit-learn repeats on every call (most of a single-record prediction's
+    time). Only for all-numeric signatures; a pipeline that picks columns by name fails the
+    probe and keeps frames. The name list is dropped from this process's private copy of
+    the estimator, so arrays raise no warning."""
+    if not features or any(feature.type not in NUMERIC_TYPES for feature in features):
+        return False
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and [str(name) for name in names] != [f.name for f in features]:
+        return False
+    probe = [
+        {feature.name: value * (index + 1) for index, feature in enumerate(features)}
+        for value in (0.0, 1.0, -1.0, 2.5, 40.0)
+    ]
+    try:
+        expected = _outputs(estimator, frame_of(probe, features))
+    except Exception:
+        return False
+    saved = vars(estimator).pop("feature_names_in_", None)
+    try:
+        # Recording (not raising) leaves other threads' warnings harmless meanwhile.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = _outputs(estimator, array_of(probe, features))
+        same = not caught and np.allclose(expected, got, equal_nan=True)
+    except Exception:
+        same = False
+    if not same and saved is not None:
+        estimator.feature_names_in_ = saved
+    return same
+
+
+def _outputs(estimator: Any, data: Any) -> np.ndarray:
+    if hasattr(estimator, "predict_proba"):
+        return np.asarray(estimator.predict_proba(data), dtype=np.float64)
+    return np.asarray(estimator.predict(data), dtype=np.float64)
+
+
+def score(estimator: Any, data: pd.DataFrame | np.ndarray) -> Scores:
     """Predictions and, for a classifier with predict_proba, each record's class
-    probabilities and confidence (the largest probability)."""
+    probabilities and confidence (the largest probability), from a frame or (when the model
+    `takes_arrays`) an array."""
     # Checked records hold no infinity; without missing values (nulls), the model's own
     # finiteness check can be skipped.
-    missing = any(
-        np.isnan(frame[name].to_numpy()).any()
-        for name, dtype in frame.dtypes.items()
-        if dtype == np.float64
-    )
+    if isinstance(data, np.ndarray):
+        missing = bool(np.isnan(data).any())
+    else:
+        missing = any(
+            np.isnan(data[name].to_numpy()).any()
+            for name, dtype in data.dtypes.items()
+            if dtype == np.float64
+        )
     with sklearn.config_context(assume_finite=not missing):
-        return _score(estimator, frame)
+        return _score(estimator, data)
 
 
-def _score(estimator: Any, frame: pd.DataFrame) -> Scores:
+def _score(estimator: Any, frame: pd.DataFrame | np.ndarray) -> Scores:
     if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
         probabilities = np.asarray(estimator.predict_proba(frame), dtype=np.float64)
         classes = [plain(label) for label in np.asarray(estimator.classes_).tolist()]

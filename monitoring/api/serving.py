@@ -158,9 +158,7 @@ class PredictView(APIView):
         failure = None
         if checked.good:
             try:
-                scores = serving.score(
-                    loaded.estimator, serving.frame_of(checked.good, loaded.features)
-                )
+                scores = serving.score(loaded.estimator, loaded.inputs(checked.good))
             except Exception as exc:  # the model refusing the data is the caller's answer
                 failure = f"The model could not score the records ({type(exc).__name__}: {exc})."
         latency_ms = (time.perf_counter() - started) * 1000

@@ -274,3 +274,57 @@ def test_timestamps_are_utc_when_they_name_no_zone_and_not_in_the_future() -> No
     assert serving.parse_timestamp(1764165780, NOW)[1] == (
         "'timestamp' must be an ISO-8601 date and time, like 2026-11-26T14:03:00Z."
     )
+
+
+# The array fast path ---------------------------------------------------------------------------
+
+NUMERIC = serving.features_of([{"name": "a", "type": "float"}, {"name": "b", "type": "integer"}])
+
+
+def numeric_frame(rows: int = 300) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.integers(0, 5, rows)})
+    return frame, (frame["a"] + frame["b"] > 2).astype(int).to_numpy()
+
+
+def test_a_model_fitted_on_a_frame_of_numbers_is_scored_from_arrays_with_the_same_answers() -> None:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    frame, target = numeric_frame()
+    model = GradientBoostingClassifier(n_estimators=10, random_state=0).fit(frame, target)
+    records = frame.head(20).to_dict("records")
+    from_frame = serving.score(model, serving.frame_of(records, NUMERIC))
+
+    assert serving.takes_arrays(model, NUMERIC)
+    from_array = serving.score(model, serving.array_of(records, NUMERIC))
+    assert from_array.predictions == from_frame.predictions
+    assert from_array.probabilities is not None and from_frame.probabilities is not None
+    for fast, slow in zip(from_array.probabilities, from_frame.probabilities, strict=True):
+        assert fast == pytest.approx(slow)
+
+
+def test_a_pipeline_picking_columns_by_name_keeps_frames() -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame, target = numeric_frame()
+    model = make_pipeline(
+        ColumnTransformer([("scale", StandardScaler(), ["a", "b"])]), LogisticRegression()
+    ).fit(frame, target)
+
+    assert not serving.takes_arrays(model, NUMERIC)
+    # The probe left the model as it was: frames still work.
+    assert (
+        len(serving.score(model, serving.frame_of([{"a": 1.0, "b": 2}], NUMERIC)).predictions) == 1
+    )
+
+
+def test_a_signature_with_text_or_another_column_order_keeps_frames() -> None:
+    frame, target = numeric_frame()
+    model = LogisticRegression().fit(frame, target)
+    reversed_order = list(reversed(NUMERIC))
+
+    assert not serving.takes_arrays(model, FEATURES)
+    assert not serving.takes_arrays(model, reversed_order)
+    assert list(model.feature_names_in_) == ["a", "b"]
