@@ -257,6 +257,11 @@ def start_analysis(request: HttpRequest, model_id: int) -> HttpResponse:
     version = model.versions.get(pk=data["model_version"])
     visible = visible_dataset_versions(request.user)
     logged = data["current_version"] == LOGGED_INPUTS
+    window_column = data["window_column"].strip()
+    if logged and window_column not in {feature["name"] for feature in version.signature or []}:
+        # The form comes filled with the settings' column of the model's datasets, which
+        # logged inputs do not have: they are windowed by the time they were logged.
+        window_column = ""
     try:
         analysis = drift_runs.start_drift_analysis(
             version,
@@ -269,7 +274,7 @@ def start_analysis(request: HttpRequest, model_id: int) -> HttpResponse:
             current_version=None if logged else visible.get(pk=int(data["current_version"])),
             current_start=data["logged_from"] if logged else None,
             current_end=data["logged_to"] if logged else None,
-            window_column=data["window_column"].strip(),
+            window_column=window_column,
             window_frequency=data["window_frequency"],
         )
     except (drift_runs.DriftError, DatasetVersion.DoesNotExist) as exc:

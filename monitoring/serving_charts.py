@@ -169,7 +169,7 @@ def _figure(
         legend=_legend(),
         hovermode="closest",
         height=320,
-        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        margin={"l": 60, "r": 20, "t": 95, "b": 50},  # room for a legend on two rows
         **extra,
     )
     return _as_dict(go.Figure(list(traces), layout=layout))
@@ -203,7 +203,7 @@ def _empty(
             }
         ],
         height=320,
-        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        margin={"l": 60, "r": 20, "t": 95, "b": 50},  # room for a legend on two rows
     )
     return _as_dict(go.Figure(layout=layout))
 
@@ -534,7 +534,7 @@ def confidence_histogram_figure(summary: Mapping[str, Any] | None) -> dict[str, 
             showlegend=False,
             bargap=0.02,
             height=320,
-            margin={"l": 60, "r": 20, "t": 70, "b": 50},
+            margin={"l": 60, "r": 20, "t": 95, "b": 50},  # room for a legend on two rows
         ),
     )
     return _as_dict(figure)

@@ -272,7 +272,11 @@ def signed_in(user: User) -> Client:
     return client
 
 
+# The form comes filled with the model's drift settings, whose window column belongs to
+# its datasets: logged inputs are windowed by logged_at all the same.
+@pytest.mark.parametrize("window_column", ["", "timestamp"])
 def test_the_drift_page_offers_logged_inputs_and_starts_an_analysis_on_them(
+    window_column: str,
     model: RegisteredModel,
     production: ModelVersion,
     three_days: None,
@@ -295,7 +299,7 @@ def test_the_drift_page_offers_logged_inputs_and_starts_an_analysis_on_them(
                 "current_version": "logged",
                 "logged_from": f"{first_day:%Y-%m-%dT%H:%M}",
                 "logged_to": f"{end:%Y-%m-%dT%H:%M}",
-                "window_column": "",
+                "window_column": window_column,
                 "window_frequency": "day",
             },
         )

@@ -331,9 +331,7 @@ class Command(BaseCommand):
         frame.loc[online, "card_present"] = False
         frame = frame[frame["timestamp"] < pd_timestamp(now)].sort_values("timestamp")
         with production.artifact.open("rb") as handle:
-            estimator = artifacts.load_estimator(
-                handle, extra_trusted=settings.MODEL_TRUSTED_TYPES
-            )
+            estimator = artifacts.load_estimator(handle, extra_trusted=settings.MODEL_TRUSTED_TYPES)
         probabilities = estimator.predict_proba(frame[FEATURES])
         classes = [int(label) for label in estimator.classes_]
         latency = rng.lognormal(np.log(6.0), 0.35, len(frame)) + season[: len(frame)] * 2.0
@@ -348,9 +346,7 @@ class Command(BaseCommand):
             best = int(probabilities[index].argmax())
             records.append(
                 {
-                    "request_id": uuid.UUID(
-                        int=int(rng.integers(0, 2**63)) << 64 | index, version=4
-                    ),
+                    "request_id": uuid.UUID(bytes=rng.bytes(16), version=4),
                     "model_id": model.pk,
                     "model_version_id": production.pk,
                     "logged_at": times[index],
