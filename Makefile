@@ -46,6 +46,11 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_drift_features.py
 	$(BIN)/python bench/bench_drift_classifier.py
 	$(BIN)/python bench/bench_drift.py
+	# Serving: PostgreSQL when DATABASE_URL names one (the figures in the README are).
+	$(BIN)/python bench/bench_predict_latency.py
+	$(BIN)/python bench/bench_prediction_ingest.py
+	$(BIN)/python bench/bench_prediction_load.py
+	$(BIN)/python bench/bench_prediction_dashboards.py
 
 clean:
 	rm -rf $(VENV) var

@@ -109,7 +109,9 @@ def record(rng: np.random.Generator) -> dict[str, float]:
 
 def start_portal(name: str, *, workers: int = 2, threads: int = 4, celery: bool = False) -> Portal:
     """Scratch database (DATABASE_URL's server when it is PostgreSQL), a model in production,
-    gunicorn on a free port."""
+    gunicorn on a free port: by default 4 sync worker processes, the README's layout for 2
+    cores (threads share one interpreter lock per process; idle sync workers take the next
+    connection, so the load spreads evenly)."""
     label = use_scratch_database(name)
     print(f"Database: {label}")
     from django.contrib.auth.models import User
@@ -162,7 +164,7 @@ def start_portal(name: str, *, workers: int = 2, threads: int = 4, celery: bool 
             "--threads",
             str(threads),
             "-k",
-            "gthread",
+            "gthread" if threads > 1 else "sync",
             "--log-level",
             "warning",
         ],
@@ -194,3 +196,71 @@ def start_portal(name: str, *, workers: int = 2, threads: int = 4, celery: bool 
 
 def percentile(values: list[float], level: float) -> float:
     return float(np.percentile(np.asarray(values), level))
+
+
+def _client_process(address: tuple[str, int], head: str, bodies: list[bytes], results: Any) -> None:
+    """One load-generating client: its own process (no GIL shared with the others) and one
+    kept-alive connection; requests pre-encoded, answers read by Content-Length, so the
+    client's own time stays small beside the server's."""
+    connection = None
+    requests = [head.format(length=len(body)).encode() + body for body in bodies]
+    latencies: list[float] = []
+    answers: list[tuple[int, bytes]] = []
+    pending = b""
+    for request in requests:
+        started = time.perf_counter()
+        if connection is None:  # first, and after a server that closes (sync workers)
+            connection = socket.create_connection(address)
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.sendall(request)
+        while b"\r\n\r\n" not in pending:
+            pending += connection.recv(65536)
+        header, _, rest = pending.partition(b"\r\n\r\n")
+        length = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            rest += connection.recv(65536)
+        latencies.append((time.perf_counter() - started) * 1000)
+        answers.append((int(header[9:12]), rest[:length]))
+        pending = rest[length:]
+        if b"connection: close" in header.lower():
+            connection.close()
+            connection, pending = None, b""
+    if connection is not None:
+        connection.close()
+    results.put((latencies, answers))
+
+
+def run_clients(
+    portal: Portal, path: str, bodies: list[list[bytes]]
+) -> tuple[list[float], list[tuple[int, bytes]], float]:
+    """Send each list of bodies from its own client process at once; return every latency
+    (ms), every answer (status, body) and the wall time."""
+    import multiprocessing
+
+    parts = urlsplit(portal.base_url)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+        f"Authorization: Token {portal.token}\r\nContent-Type: application/json\r\n"
+        "Content-Length: {length}\r\n\r\n"
+    )
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_client_process, args=((parts.hostname, parts.port), head, part, results)
+        )
+        for part in bodies
+    ]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    latencies: list[float] = []
+    answers: list[tuple[int, bytes]] = []
+    for _ in processes:
+        part_latencies, part_answers = results.get()
+        latencies += part_latencies
+        answers += part_answers
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return latencies, answers, elapsed

@@ -135,12 +135,13 @@ def main() -> None:
         f"Compaction: {partials:,} partial rows -> {partials - removed:,} in "
         f"{time.perf_counter() - started:.1f} s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-        cursor.execute(
-            "SELECT pg_size_pretty(pg_total_relation_size('monitoring_predictionrecord'))"
-        )
-        print(f"Prediction log on disk: {cursor.fetchone()[0]} (table and indexes)")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+            cursor.execute(
+                "SELECT pg_size_pretty(pg_total_relation_size('monitoring_predictionrecord'))"
+            )
+            print(f"Prediction log on disk: {cursor.fetchone()[0]} (table and indexes)")
     from django.conf import settings
 
     settings.ALLOWED_HOSTS = ["testserver"]

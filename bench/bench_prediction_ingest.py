@@ -3,7 +3,7 @@
 Run ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python
 bench/bench_prediction_ingest.py [--records 200000] [--clients 2]``.
 
-gunicorn (2 processes x 4 threads) on a scratch PostgreSQL database; `--clients` threads
+gunicorn (4 sync worker processes) on a scratch PostgreSQL database; `--clients` threads
 send pre-encoded batches (10 numeric features, a class, its probabilities, a latency, a
 client UUID each) back to back. Throughput = records stored / wall time from the first
 request to the last answer. Then the same batches are sent again: every record is a

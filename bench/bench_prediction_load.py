@@ -4,7 +4,7 @@ is stopped and restarted; afterwards every request UUID is stored exactly once.
 Run ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python
 bench/bench_prediction_load.py [--bulk 200000] [--predict 20000] [--concurrency 16]``.
 
-gunicorn (2 processes x 4 threads) and a Celery worker on a scratch PostgreSQL database.
+gunicorn (4 sync worker processes) and a Celery worker on a scratch PostgreSQL database.
 Of the `--concurrency` client threads, a quarter send the bulk records (client UUIDs, 1,000
 a batch; every 20th batch is sent twice, as a client retrying after a timeout would) and
 the rest send single-record predicts (the server's UUIDs, from the answers). When half of

@@ -82,7 +82,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # A health check costs a round trip at the start of every request (a fifth of a
+        # prediction's time); without it, a request on a connection the server dropped
+        # fails once and the connection is replaced.
+        conn_health_checks=envbool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -142,6 +145,11 @@ DRIFT_FEATURES_PER_CHUNK = envint("DRIFT_FEATURES_PER_CHUNK", 5)
 
 # Serving and the prediction log (monitoring.prediction_log explains the spool).
 SERVING_CACHE_SIZE = envint("SERVING_CACHE_SIZE", 8)
+# How long predict keeps which version is in production and the caller's role (0: ask the
+# database on every request).
+SERVING_VERSION_CACHE_SECONDS = float(envstr("SERVING_VERSION_CACHE_SECONDS", "1"))
+# How long predict trusts a token it has seen (0: look it up on every request).
+SERVING_TOKEN_CACHE_SECONDS = envint("SERVING_TOKEN_CACHE_SECONDS", 10)
 SERVING_BATCH_LIMIT = envint("SERVING_BATCH_LIMIT", 1_000)
 PREDICTION_BATCH_LIMIT = envint("PREDICTION_BATCH_LIMIT", 10_000)
 PREDICTION_SPOOL_DIR = Path(envstr("PREDICTION_SPOOL_DIR", str(VAR_DIR / "prediction-spool")))

@@ -5,17 +5,18 @@ database on every request, so promoting a version takes effect without a restart
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db import connection
 
 from lineage import artifacts
 from lineage.choices import Role, Stage
-from lineage.models import Membership, ModelVersion
+from lineage.models import Membership, ModelVersion, RegisteredModel
 from monitoring.serving import Feature, array_of, features_of, frame_of, takes_arrays
 
 
@@ -53,31 +54,53 @@ _cache_lock = threading.Lock()
 _load_locks: dict[int, threading.Lock] = {}
 
 
+_answers: dict[tuple[int, int | None, int | None], tuple[float, tuple[int, int, str | None]]] = {}
+
+
 def served_version(
     model_id: int, version: int | None = None, *, user: Any = None
 ) -> tuple[int, int, str | None]:
     """The version to score with (the production one, or `version` when given): its id,
-    its project's id and `user`'s role there (None: not a member), in one query."""
-    versions = ModelVersion.objects.filter(model_id=model_id)
-    if version is None:
-        versions = versions.filter(stage=Stage.PRODUCTION)
-    else:
-        versions = versions.filter(version=version)
-    role = Membership.objects.filter(
-        project_id=OuterRef("model__project_id"), user_id=getattr(user, "pk", None)
-    ).values("role")[:1]
-    found = (
-        versions.annotate(role=Subquery(role))
-        .values_list("pk", "model__project_id", "role")
-        .first()
+    its project's id and `user`'s role there (None: not a member), in one query.
+
+    The answer is kept `SERVING_VERSION_CACHE_SECONDS` (1 s): a client scoring hundreds of
+    records a second costs the database one query a second, and a promotion or a role
+    change takes effect within that second.
+    """
+    key = (model_id, version, getattr(user, "pk", None))
+    now = time.monotonic()
+    remembered = _answers.get(key)
+    if remembered is not None and remembered[0] > now:
+        return remembered[1]
+    answer = _served_version(model_id, version, user)
+    if settings.SERVING_VERSION_CACHE_SECONDS > 0:
+        if len(_answers) > 10_000:
+            _answers.clear()
+        _answers[key] = (now + settings.SERVING_VERSION_CACHE_SECONDS, answer)
+    return answer
+
+
+def _served_version(model_id: int, version: int | None, user: Any) -> tuple[int, int, str | None]:
+    # Plain SQL: on the request path of every prediction, where compiling the ORM's
+    # query would cost more than running it.
+    condition, value = (
+        ("v.stage = %s", Stage.PRODUCTION) if version is None else ("v.version = %s", version)
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v.id, m.project_id, (SELECT r.role FROM {Membership._meta.db_table} r "
+            "WHERE r.project_id = m.project_id AND r.user_id = %s) "
+            f"FROM {ModelVersion._meta.db_table} v "
+            f"JOIN {RegisteredModel._meta.db_table} m ON m.id = v.model_id "
+            f"WHERE v.model_id = %s AND {condition} ORDER BY v.version DESC LIMIT 1",
+            [getattr(user, "pk", None), model_id, value],
+        )
+        found = cursor.fetchone()
     if found is not None:
         version_id, project_id, member_role = found
         if getattr(user, "is_superuser", False):
             member_role = Role.ADMIN
         return version_id, project_id, member_role
-    from lineage.models import RegisteredModel
-
     model = RegisteredModel.objects.filter(pk=model_id).values_list("name", flat=True).first()
     if model is None:
         raise ServingError(f"There is no model with id {model_id}.", status=404, field="model")
@@ -143,7 +166,13 @@ def _load(version_id: int) -> LoadedModel:
     )
 
 
+def forget_answers() -> None:
+    """Ask the database again on the next request (a stage or a membership changed)."""
+    _answers.clear()
+
+
 def forget_all() -> None:
-    """Empty the cache (tests, and a model whose artifact storage changed)."""
+    """Empty the caches (tests, and a model whose artifact storage changed)."""
     with _cache_lock:
         _loaded.clear()
+        _answers.clear()

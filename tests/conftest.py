@@ -67,12 +67,16 @@ def _prediction_log_in_tmp(settings: Any, tmp_path: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_model_loaded_by_an_earlier_test() -> Iterator[None]:
-    """Loaded models are cached by version id, and ids repeat after a rolled-back test."""
+    """Loaded models are cached by version id, and ids repeat after a rolled-back test;
+    tokens predict has seen are remembered for a few seconds."""
+    from mlops_portal.authentication import CachedTokenMixin
     from monitoring import model_cache
 
     model_cache.forget_all()
+    CachedTokenMixin._cache.clear()
     yield
     model_cache.forget_all()
+    CachedTokenMixin._cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,9 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +24,7 @@ from rest_framework.views import APIView
 from lineage.choices import Role, Stage
 from lineage.models import ModelVersion, Project, RegisteredModel
 from lineage.permissions import may_see_pii
+from mlops_portal.authentication import CachedBearerTokenAuthentication, CachedTokenAuthentication
 from monitoring import model_cache, prediction_log, prediction_store, serving
 from monitoring.models import PredictionRecord
 
@@ -126,6 +129,12 @@ class PredictView(APIView):
     gets a request UUID and is logged; refused records are listed with their reasons."""
 
     parser_classes = [LenientJSONParser]
+    renderer_classes = [JSONRenderer]
+    authentication_classes = [
+        CachedTokenAuthentication,
+        CachedBearerTokenAuthentication,
+        SessionAuthentication,
+    ]
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,

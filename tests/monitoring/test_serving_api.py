@@ -996,3 +996,72 @@ def test_inputs_of_a_model_trained_on_confidential_data_are_for_members(
     seen_by_outsider = api_client_for(outsider).get(url).json()
     assert seen_by_outsider["inputs"] is None
     assert seen_by_outsider["prediction"] == answer["prediction"]
+
+
+# Tokens --------------------------------------------------------------------------------------
+
+
+def token_client(user: User) -> tuple[APIClient, Any]:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    return client, token
+
+
+def test_predict_remembers_a_token_for_a_few_seconds(
+    served_model: RegisteredModel, viewer: User, settings: Any
+) -> None:
+    settings.SERVING_TOKEN_CACHE_SECONDS = 10
+    client, token = token_client(viewer)
+    assert predict(client, served_model, {"inputs": RECORD}).status_code == 200
+    token.delete()
+
+    # Seen a moment ago: still served, until the cache forgets it.
+    assert predict(client, served_model, {"inputs": RECORD}).status_code == 200
+
+
+def test_without_the_token_cache_a_deleted_token_is_refused_at_once(
+    served_model: RegisteredModel, viewer: User, settings: Any
+) -> None:
+    settings.SERVING_TOKEN_CACHE_SECONDS = 0
+    client, token = token_client(viewer)
+    assert predict(client, served_model, {"inputs": RECORD}).status_code == 200
+    token.delete()
+
+    refused = predict(client, served_model, {"inputs": RECORD})
+    assert refused.status_code == 401
+
+
+def served_version_queries(client: APIClient, model: RegisteredModel) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert predict(client, model, {"inputs": RECORD}).status_code == 200
+    return sum("lineage_modelversion v" in query["sql"] for query in queries.captured_queries)
+
+
+def test_predict_asks_which_version_is_served_once_a_second_at_most(
+    served_model: RegisteredModel, viewer: User, api_client_for: Client, settings: Any
+) -> None:
+    settings.SERVING_VERSION_CACHE_SECONDS = 60
+    client = api_client_for(viewer)
+
+    assert served_version_queries(client, served_model) == 1
+    assert served_version_queries(client, served_model) == 0
+
+
+def test_losing_the_membership_stops_scoring_at_once_in_this_process(
+    served_model: RegisteredModel, viewer: User, api_client_for: Client, settings: Any
+) -> None:
+    from lineage.models import Membership
+
+    settings.SERVING_VERSION_CACHE_SECONDS = 60
+    client = api_client_for(viewer)
+    assert predict(client, served_model, {"inputs": RECORD}).status_code == 200
+
+    Membership.objects.filter(user=viewer, project=served_model.project).delete()
+
+    assert predict(client, served_model, {"inputs": RECORD}).status_code == 403
