@@ -38,6 +38,8 @@ from monitoring.models import AlertIncident, PredictionRecord, PredictionRollup
 
 #: The overview and the home card look at the last day.
 HEALTH_WINDOW = timedelta(hours=24)
+#: Ground truth arrives late: performance is read over the last week.
+PERFORMANCE_WINDOW = timedelta(days=7)
 RECENT_PREDICTIONS = 20
 MASK = "•••• (hidden)"
 
@@ -177,7 +179,8 @@ def production_health(user: Any, *, now: datetime | None = None) -> list[dict[st
     A fixed number of queries whatever the number of models: the versions, the rollups of all
     of them at once, the open incidents, the user's projects.
     """
-    since = (now or timezone.now()) - HEALTH_WINDOW
+    now = now or timezone.now()
+    since = now - HEALTH_WINDOW
     versions = list(
         ModelVersion.objects.filter(
             stage=Stage.PRODUCTION, model__project__in=visible_projects(user)
@@ -199,6 +202,7 @@ def production_health(user: Any, *, now: datetime | None = None) -> list[dict[st
         return []
     models = [version.model for version in versions]
     summaries = prediction_stats.health(models, since)
+    weekly = prediction_stats.health(models, now - PERFORMANCE_WINDOW)
     incidents = dict(
         AlertIncident.objects.filter(
             model_id__in=[model.pk for model in models], resolved_at__isnull=True
@@ -217,7 +221,7 @@ def production_health(user: Any, *, now: datetime | None = None) -> list[dict[st
         summary = summaries.get(model.pk)
         latency = (summary or {}).get("latency") or {}
         confidence = (summary or {}).get("confidence") or {}
-        performance_name, performance_value = performance_of(summary, model.task)
+        performance_name, performance_value = performance_of(weekly.get(model.pk), model.task)
         training = version.training_dataset_version
         rows.append(
             {
@@ -234,7 +238,7 @@ def production_health(user: Any, *, now: datetime | None = None) -> list[dict[st
                 else "n/a",
                 "performance_name": performance_name,
                 "performance": performance_value,
-                "labelled_fraction": _share((summary or {}).get("labelled_fraction")),
+                "labelled_fraction": _share((weekly.get(model.pk) or {}).get("labelled_fraction")),
                 "training": training,
                 "training_visible": training is not None and _may_see(training, member_of),
                 "open_incidents": incidents.get(model.pk, 0),

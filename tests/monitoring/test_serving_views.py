@@ -223,7 +223,8 @@ def test_production_health_gives_each_production_model_its_last_day(
     assert row["summary"]["labelled"] == 4
     assert row["performance_name"] == "accuracy"
     assert row["performance"] == "0.750"
-    assert row["labelled_fraction"] == "66.7%"
+    # Performance looks back a week (ground truth is late): 4 labelled of all 11.
+    assert row["labelled_fraction"] == "36.4%"
     assert row["latency_p95"].endswith(" ms")
     assert float(row["latency_p95"].split()[0]) == pytest.approx(20.0, rel=0.05)
     assert row["error_rate"] == "0.00%"
@@ -276,7 +277,7 @@ def test_the_overview_lists_production_models_with_their_health(
     assert "fraud-detector" in html
     assert reverse("model-monitoring", args=[model.pk]) in html
     assert "accuracy 0.750" in html
-    assert "66.7%" in html
+    assert "36.4% labelled" in html  # over the week performance looks back on
     assert '<span class="badge badge-drift" title="Drift of the production version' in html
     assert ">Warning</span>" in html  # the training data's quality
     assert reverse("model-alerts", args=[model.pk]) in html
