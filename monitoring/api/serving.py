@@ -298,6 +298,10 @@ class PredictionIngestView(APIView):
                 .values_list("version", flat=True)
                 .first()
             )
+        elif isinstance(default_version, bool) or not isinstance(default_version, int):
+            raise exceptions.ValidationError(
+                {"model_version": ["A model version is a number, like 2."]}
+            )
         elif default_version not in versions:
             raise exceptions.ValidationError(
                 {"model_version": [f"Model '{model.name}' has no version {default_version}."]}
@@ -354,12 +358,14 @@ def _ingested_row(
         problems.append("'request_id' must be a UUID.")
         request_id = None
     number = record.get("model_version", default_version)
-    version_id = versions.get(number) if number is not None else None
-    if number is None:
+    version_id = None
+    if isinstance(number, bool) or not isinstance(number, int | None):
+        problems.append("'model_version' must be a version number, like 2.")
+    elif number is None:
         problems.append(
             f"Model '{model.name}' has no version in production: name the 'model_version'."
         )
-    elif version_id is None:
+    elif (version_id := versions.get(number)) is None:
         problems.append(f"Model '{model.name}' has no version {number}.")
     inputs = record.get("inputs")
     if not isinstance(inputs, dict):

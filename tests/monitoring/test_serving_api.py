@@ -1065,3 +1065,31 @@ def test_losing_the_membership_stops_scoring_at_once_in_this_process(
     Membership.objects.filter(user=viewer, project=served_model.project).delete()
 
     assert predict(client, served_model, {"inputs": RECORD}).status_code == 403
+
+
+def test_a_model_version_that_is_not_a_number_is_refused_by_name(
+    served_model: RegisteredModel, contributor: User, api_client_for: Client
+) -> None:
+    client = api_client_for(contributor)
+    record = {
+        "request_id": str(uuid.uuid4()),
+        "inputs": RECORD,
+        "prediction": 1,
+        "model_version": [1],
+    }
+    refused = client.post(
+        "/api/v1/predictions", {"model": served_model.pk, "records": [record]}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["refused"][0]["errors"] == [
+        "'model_version' must be a version number, like 2."
+    ]
+
+    whole = client.post(
+        "/api/v1/predictions",
+        {"model": served_model.pk, "model_version": "two", "records": [record]},
+        format="json",
+    )
+    assert whole.status_code == 400
+    assert whole.json() == {"model_version": ["A model version is a number, like 2."]}
+    assert not PredictionRecord.objects.exists()
