@@ -8,7 +8,9 @@ import datetime as dt
 import io
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 from django.db import connection
 from django.utils import timezone
@@ -60,10 +62,14 @@ def read(analysis: DriftAnalysis, columns: list[str]) -> pa.Table:
     """The inputs logged for the analysis's model in its window, with their time."""
     model_version = analysis.model_version
     table_name = PredictionRecord._meta.db_table
-    as_text = "inputs::text" if connection.vendor == "postgresql" else "inputs"
+    if connection.vendor == "postgresql":
+        # Seconds and text: no Python datetime or dict per row.
+        selected = "extract(epoch FROM logged_at)::float8, inputs::text"
+    else:
+        selected = "logged_at, inputs"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT logged_at, {as_text} FROM {table_name} "
+            f"SELECT {selected} FROM {table_name} "
             "WHERE model_id = %s AND logged_at >= %s AND logged_at < %s ORDER BY logged_at",
             [
                 model_version.model_id,
@@ -88,17 +94,23 @@ def read(analysis: DriftAnalysis, columns: list[str]) -> pa.Table:
             explicit_schema=schema, unexpected_field_behavior="ignore"
         ),
     )
-    times = [_aware(value) for value, _ in rows]
     table = parsed.select(wanted)
     if TIME_COLUMN in columns:
-        table = table.append_column(TIME_COLUMN, pa.array(times, pa.timestamp("us", tz="UTC")))
+        table = table.append_column(TIME_COLUMN, _times([value for value, _ in rows]))
     return table
 
 
-def _aware(value: Any) -> dt.datetime:
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+def _times(values: list[Any]) -> pa.Array:
+    """Logging times as a UTC timestamp column: PostgreSQL's epoch seconds, or SQLite's
+    stored text (naive UTC), converted by Arrow."""
+    utc = pa.timestamp("us", tz="UTC")
+    if values and isinstance(values[0], float):
+        micros = np.rint(np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
+        return pa.array(micros, pa.int64()).cast(utc)
+    if values and isinstance(values[0], str):
+        return pc.assume_timezone(pa.array(values).cast(pa.timestamp("us")), "UTC")
+    aware = [value if value.tzinfo else value.replace(tzinfo=dt.UTC) for value in values]
+    return pa.array(aware, utc)
 
 
 READER = CurrentReader(check=check, read=read, time_column=TIME_COLUMN)

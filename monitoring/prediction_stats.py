@@ -22,7 +22,14 @@ from lineage.models import ModelVersion, RegisteredModel
 from monitoring import rollups
 from monitoring.models import PredictionRollup
 
-__all__ = ["BUCKETS", "compact_rollups", "health", "series", "window_summary"]
+__all__ = [
+    "BUCKETS",
+    "compact_rollups",
+    "health",
+    "series",
+    "series_with_total",
+    "window_summary",
+]
 
 BUCKETS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 _COUNTS = ("requests", "errors", "labelled", "stats")
@@ -64,6 +71,19 @@ def series(
 ) -> list[dict[str, Any]]:
     """One item per bucket from `start` (floored to its bucket) up to `end`, empty buckets
     included: {"start", "summary", "by_version": {version number: requests}}."""
+    return series_with_total(model, start, end, bucket=bucket, version=version)[0]
+
+
+def series_with_total(
+    model: RegisteredModel,
+    start: datetime,
+    end: datetime,
+    *,
+    bucket: str = "hour",
+    version: ModelVersion | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`series` and the summary of its whole range, from the same single query (a
+    dashboard needs both)."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}, not {bucket!r}")
     first = _bucket_start(start, bucket)
@@ -71,10 +91,12 @@ def series(
         "model_version__version", "hour", *_COUNTS
     )
     totals: dict[datetime, _Totals] = {}
+    overall = _Totals()
     by_version: dict[datetime, dict[int, int]] = {}
     for row in rows:
         key = _bucket_start(row["hour"], bucket)
         totals.setdefault(key, _Totals()).add(row)
+        overall.add(row)
         if row["requests"]:
             counts = by_version.setdefault(key, {})
             number = row["model_version__version"]
@@ -90,7 +112,7 @@ def series(
             }
         )
         current += BUCKETS[bucket]
-    return items
+    return items, overall.summary(model.task)
 
 
 def window_summary(

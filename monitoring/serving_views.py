@@ -298,8 +298,9 @@ def model_monitoring(request: HttpRequest, pk: int) -> HttpResponse:
     version = _chosen_version(request, versions)
     start, end = window_of(time_range, timezone.now())
 
-    series = prediction_stats.series(model, start, end, bucket=time_range.bucket, version=version)
-    summary = prediction_stats.window_summary(model, start, end, version=version)
+    series, summary = prediction_stats.series_with_total(
+        model, start, end, bucket=time_range.bucket, version=version
+    )
     recent = _recent_predictions(model, start, end, version)
     number_of = {item.pk: item.version for item in versions}
     for record in recent:

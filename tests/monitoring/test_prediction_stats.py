@@ -308,3 +308,22 @@ def test_compaction_stops_at_the_hour_it_is_given(
     assert sorted(
         PredictionRollup.objects.values_list("hour", "requests").order_by("hour", "requests")
     ) == [(MONDAY, 2), (MONDAY + timedelta(hours=1), 1), (MONDAY + timedelta(hours=1), 1)]
+
+
+def test_the_series_total_is_the_window_summary_of_its_range(
+    classifier: RegisteredModel,
+    first: ModelVersion,
+    second: ModelVersion,
+    django_assert_num_queries: Any,
+) -> None:
+    times = [MONDAY + timedelta(minutes=37 * step) for step in range(120)]
+    log(predictions(first, times[:60]), classifier)
+    log(predictions(second, times[60:], seed=2), classifier)
+    start, end = MONDAY, MONDAY + timedelta(days=4)
+
+    with django_assert_num_queries(1):
+        items, total = prediction_stats.series_with_total(classifier, start, end, bucket="day")
+
+    assert items == prediction_stats.series(classifier, start, end, bucket="day")
+    assert total == prediction_stats.window_summary(classifier, start, end)
+    assert total["requests"] == 120
