@@ -4,13 +4,17 @@ each person only what they may see; nothing changes or deletes an entry."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import importlib
 import io
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
@@ -34,6 +38,7 @@ from lineage.models import (
     RegisteredModel,
     Tag,
 )
+from tests.portal_stack import missing_service, postgres_conninfo
 
 pytestmark = pytest.mark.django_db
 
@@ -356,23 +361,58 @@ def test_an_entry_cannot_be_changed_or_deleted_through_the_orm() -> None:
     assert entry.object_repr == "transactions"
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the append-only trigger exists on PostgreSQL only (migration 0004)",
-)
 def test_the_database_refuses_raw_updates_and_deletes_of_entries() -> None:
-    entry = make_entry(actor_name="carl", object_repr="transactions")
+    """The trigger of migration 0004 on a PostgreSQL database of the test's own (the suite's
+    database may be SQLite, which relies on the model and queryset guards), and, when the
+    suite runs on PostgreSQL, on the migrated table itself."""
+    append_only_sql = importlib.import_module("lineage.migrations.0004_governance").APPEND_ONLY_SQL
+    with scratch_postgres() as scratch:
+        scratch.execute("CREATE TABLE lineage_auditentry (id bigint PRIMARY KEY, object_repr text)")
+        scratch.execute(append_only_sql)
+        scratch.execute("INSERT INTO lineage_auditentry VALUES (1, 'transactions')")
+        for statement in (
+            "UPDATE lineage_auditentry SET object_repr = 'rewritten' WHERE id = 1",
+            "DELETE FROM lineage_auditentry WHERE id = 1",
+        ):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                scratch.execute(statement)
+        assert scratch.execute("SELECT object_repr FROM lineage_auditentry").fetchall() == [
+            ("transactions",)
+        ]
+    if connection.vendor == "postgresql":
+        entry = make_entry(actor_name="carl", object_repr="transactions")
+        with connection.cursor() as cursor:
+            with pytest.raises(DatabaseError), transaction.atomic():
+                cursor.execute(
+                    "UPDATE lineage_auditentry SET object_repr = 'rewritten' WHERE id = %s",
+                    [entry.pk],
+                )
+            with pytest.raises(DatabaseError), transaction.atomic():
+                cursor.execute("DELETE FROM lineage_auditentry WHERE id = %s", [entry.pk])
+        entry.refresh_from_db()
+        assert entry.object_repr == "transactions"
 
-    with connection.cursor() as cursor:
-        with pytest.raises(DatabaseError), transaction.atomic():
-            cursor.execute(
-                "UPDATE lineage_auditentry SET object_repr = 'rewritten' WHERE id = %s", [entry.pk]
-            )
-        with pytest.raises(DatabaseError), transaction.atomic():
-            cursor.execute("DELETE FROM lineage_auditentry WHERE id = %s", [entry.pk])
 
-    entry.refresh_from_db()
-    assert entry.object_repr == "transactions"
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[Any]:
+    """An autocommit connection to a fresh database on the PostgreSQL server the suite may
+    use (MLOPS_TEST_POSTGRES_URL), dropped afterwards."""
+    server = os.environ.get(
+        "MLOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    name = f"mlops_audit_trigger_{os.getpid()}"
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        missing_service(f"PostgreSQL is not reachable at {server}")
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            with psycopg.connect(postgres_conninfo(server, name), autocommit=True) as scratch:
+                yield scratch
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_the_admin_shows_entries_but_cannot_add_change_or_delete_them(admin_client: Client) -> None:
