@@ -1,5 +1,5 @@
-"""Who may see and change quality suites and runs: the rules of the dataset they belong to
-(lineage.permissions), in the UI and the API alike."""
+"""Who may see and change quality suites, runs and analyses, and which logged inputs: the
+rules of the data they belong to (lineage.permissions), in the UI and the API alike."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from lineage.permissions import restricted_data_filter, visible_projects
+from lineage.models import ModelVersion
+from lineage.permissions import (
+    RESTRICTED_SENSITIVITIES,
+    may_see_pii,
+    pii_columns,
+    restricted_data_filter,
+    visible_projects,
+)
 from monitoring.models import DriftAnalysis, QualityRun, QualitySuite
 
 
@@ -33,3 +40,18 @@ def visible_analyses(user: Any) -> QuerySet[DriftAnalysis]:
         if condition is not None:
             analyses = analyses.filter(condition | Q(**{f"{version}__isnull": True}))
     return analyses
+
+
+def hidden_inputs(user: Any, version: ModelVersion) -> frozenset[str] | None:
+    """The logged input features of `version` this user may not read (the prediction page
+    and the API alike), None for all of them: none for the project's members; for anyone
+    else all of them when the training data is PII or confidential, else the columns its
+    dataset marks PII."""
+    training = version.training_dataset_version
+    if training is None or may_see_pii(user, version.model.project):
+        return frozenset()
+    dataset = training.dataset
+    if dataset.sensitivity in RESTRICTED_SENSITIVITIES:
+        return None
+    columns = pii_columns(dataset)
+    return None if columns is None else frozenset(columns)

@@ -28,13 +28,13 @@ from lineage.choices import ModelTask, Stage
 from lineage.models import DatasetVersion, ModelVersion, RegisteredModel
 from lineage.permissions import (
     RESTRICTED_SENSITIVITIES,
-    may_see_pii,
+    can_see_dataset,
     member_projects,
-    pii_columns,
     visible_projects,
 )
 from monitoring import prediction_stats, serving_charts
 from monitoring.models import AlertIncident, PredictionRecord, PredictionRollup
+from monitoring.permissions import hidden_inputs
 
 #: The overview and the home card look at the last day.
 HEALTH_WINDOW = timedelta(hours=24)
@@ -524,7 +524,7 @@ def prediction_detail(request: HttpRequest, request_id: uuid.UUID) -> HttpRespon
             "version": version,
             "project": project,
             "training": training,
-            "training_visible": training is None or _may_see_training(request.user, training),
+            "training_visible": training is None or can_see_dataset(request.user, training.dataset),
             "inputs": inputs,
             "inputs_hidden": hidden is None,
             "masked_count": sum(1 for row in inputs if row["masked"]),
@@ -535,25 +535,6 @@ def prediction_detail(request: HttpRequest, request_id: uuid.UUID) -> HttpRespon
             "packages": len(version.packages or {}),
         },
     )
-
-
-def hidden_inputs(user: Any, version: ModelVersion) -> frozenset[str] | None:
-    """The input features this user may not read, None for all of them: none for the
-    project's members; for anyone else all of them when the training data is PII or
-    confidential, else the columns its dataset marks PII."""
-    training = version.training_dataset_version
-    if training is None or may_see_pii(user, version.model.project):
-        return frozenset()
-    dataset = training.dataset
-    if dataset.sensitivity in RESTRICTED_SENSITIVITIES:
-        return None
-    columns = pii_columns(dataset)
-    return None if columns is None else frozenset(columns)
-
-
-def _may_see_training(user: Any, training: DatasetVersion) -> bool:
-    dataset = training.dataset
-    return dataset.sensitivity not in RESTRICTED_SENSITIVITIES or may_see_pii(user, dataset.project)
 
 
 def _input_rows(

@@ -23,10 +23,10 @@ from rest_framework.views import APIView
 
 from lineage.choices import Role, Stage
 from lineage.models import ModelVersion, Project, RegisteredModel
-from lineage.permissions import may_see_pii
 from mlops_portal.authentication import CachedBearerTokenAuthentication, CachedTokenAuthentication
 from monitoring import model_cache, prediction_log, prediction_store, serving
 from monitoring.models import PredictionRecord
+from monitoring.permissions import hidden_inputs
 
 
 class LenientJSONParser(JSONParser):
@@ -512,23 +512,16 @@ class PredictionSerializer(serializers.ModelSerializer):
         ]
 
     def get_inputs(self, obj: PredictionRecord) -> dict[str, Any] | None:
-        """The inputs, or null when they may hold data the caller may not see."""
-        return obj.inputs if inputs_visible(self.context["request"].user, obj) else None
+        """The inputs the caller may read, as on the prediction page: null when the
+        training data is PII or confidential and the caller is not a member, without the
+        dataset's PII columns otherwise."""
+        hidden = hidden_inputs(self.context["request"].user, obj.model_version)
+        if hidden is None:
+            return None
+        return {name: value for name, value in (obj.inputs or {}).items() if name not in hidden}
 
     def get_url(self, obj: PredictionRecord) -> str:
         return self.context["request"].build_absolute_uri(obj.get_absolute_url())
-
-
-def inputs_visible(user: Any, record: PredictionRecord) -> bool:
-    """Project members see logged inputs; others only when the model's training data is
-    neither PII nor confidential."""
-    from lineage.permissions import RESTRICTED_SENSITIVITIES
-
-    version = record.model_version
-    training = version.training_dataset_version
-    if training is None or training.dataset.sensitivity not in RESTRICTED_SENSITIVITIES:
-        return True
-    return may_see_pii(user, version.model.project)
 
 
 class PredictionDetailView(APIView):

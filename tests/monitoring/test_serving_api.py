@@ -1093,3 +1093,50 @@ def test_a_model_version_that_is_not_a_number_is_refused_by_name(
     assert whole.status_code == 400
     assert whole.json() == {"model_version": ["A model version is a number, like 2."]}
     assert not PredictionRecord.objects.exists()
+
+
+def test_the_api_hides_the_inputs_the_prediction_page_hides(
+    served_model: RegisteredModel,
+    contributor: User,
+    outsider: User,
+    viewer: User,
+    api_client_for: Client,
+    upload_version: Callable[..., DatasetVersion],
+) -> None:
+    """Internal training data with one PII column: members read every input, others all
+    but that column, on the page and through the API alike."""
+    from lineage.choices import Sensitivity
+    from lineage.models import Dataset
+
+    training_data = Dataset.objects.create(
+        project=served_model.project,
+        name="served-inputs",
+        owner=contributor,
+        sensitivity=Sensitivity.INTERNAL,
+        column_sensitivity={"channel": Sensitivity.PII},
+    )
+    rows = pd.DataFrame([RECORD, SMALL] * 5).assign(is_fraud=[1, 0] * 5)
+    training = upload_version(training_data, rows.to_csv(index=False).encode(), run_jobs=False)
+    first = served_model.versions.get(version=1)
+    with first.artifact.open("rb") as handle:
+        artifact = handle.read()
+    version = services.register_model_version(
+        served_model,
+        SimpleUploadedFile("model.skops", artifact),
+        {
+            "signature": first.signature,
+            "target_column": first.target_column,
+            "training_dataset_version": training.pk,
+        },
+        user=contributor,
+    )
+    version.change_stage(Stage.PRODUCTION, contributor)
+    answer = predict(api_client_for(viewer), served_model, {"inputs": RECORD}).json()
+    assert answer["model_version"] == version.version
+    url = f"/api/v1/predictions/{answer['request_id']}"
+
+    assert api_client_for(viewer).get(url).json()["inputs"] == RECORD
+    assert api_client_for(outsider).get(url).json()["inputs"] == {
+        "amount": RECORD["amount"],
+        "items": RECORD["items"],
+    }
