@@ -48,11 +48,7 @@ def store_predictions(rows: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
     """
     if not rows:
         return []
-    live_versions = dict(
-        ModelVersion.objects.filter(pk__in={row["model_version_id"] for row in rows}).values_list(
-            "pk", "model__task"
-        )
-    )
+    live_versions = _tasks_of(rows)
     # The first of a UUID sent twice in one batch is the one kept.
     unique: dict[uuid.UUID, dict[str, Any]] = {}
     for row in rows:
@@ -76,14 +72,19 @@ def store_errors(rows: Sequence[dict[str, Any]]) -> None:
     error rate: rows of {model_version_id, logged_at}."""
     if not rows:
         return
-    tasks = dict(
+    tasks = _tasks_of(rows)
+    rows = [row for row in rows if row["model_version_id"] in tasks]
+    with transaction.atomic():
+        _append_rollups(rows, tasks, lambda rows, task: rollups.error_partials(rows))
+
+
+def _tasks_of(rows: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """The task of each (still existing) model version the rows name."""
+    return dict(
         ModelVersion.objects.filter(pk__in={row["model_version_id"] for row in rows}).values_list(
             "pk", "model__task"
         )
     )
-    rows = [row for row in rows if row["model_version_id"] in tasks]
-    with transaction.atomic():
-        _append_rollups(rows, tasks, lambda rows, task: rollups.error_partials(rows))
 
 
 def _append_rollups(rows: Sequence[dict[str, Any]], tasks: dict[int, str], aggregate: Any) -> None:
